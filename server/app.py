@@ -1,0 +1,126 @@
+"""The Litestar application: composes every domain's handlers, templates, static files and errors."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator
+
+from litestar import Litestar, MediaType, Request, Response, get
+from litestar.config.csrf import CSRFConfig
+from litestar.di import Provide
+from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException, ValidationException
+from litestar.openapi.config import OpenAPIConfig
+from litestar.response import Template
+from litestar.static_files import create_static_files_router
+from piccolo.engine.postgres import PostgresEngine
+
+from server import i18n
+from server.db import engine
+from server.errors import AppError
+from server.pages import WEB_DIR, home_url, optional_user, provide_user, redirect, request_language, template_config
+from server.settings import get_settings
+from server.staff.controllers import AuthController
+
+log = logging.getLogger("xunjian")
+
+JSON_PREFIXES = ("/api", "/sync", "/photos", "/schema")
+
+
+def wants_json(request: Request) -> bool:
+    return request.url.path.startswith(JSON_PREFIXES)
+
+
+def _error_response(request: Request, status: int, code: str, reason: str, extra: dict[str, Any] | None = None) -> Response:
+    if wants_json(request):
+        return Response(content={"code": code, "reason": reason, **(extra or {})}, status_code=status,
+                        media_type=MediaType.JSON)
+    if status == 401:
+        return redirect(f"/login?next={request.url.path}")
+    language = request_language(request)
+    message_key = {403: "error.forbidden", 404: "error.not_found"}.get(status)
+    if code == "csrf":
+        message_key = "error.csrf"
+    message = i18n.translate(language, message_key) if message_key else reason
+    return Template(template_name="error.html", status_code=status,
+                    context={"status": status, "code": code, "message": message})
+
+
+def handle_app_error(request: Request, exc: AppError) -> Response:
+    return _error_response(request, exc.status_code, exc.code, exc.reason, exc.extra)
+
+
+def handle_http_exception(request: Request, exc: HTTPException) -> Response:
+    status = exc.status_code
+    code = {400: "invalid", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+            413: "too_large", 415: "unsupported_type"}.get(status, "error")
+    reason = exc.detail or "error"
+    if isinstance(exc, PermissionDeniedException) and "CSRF" in str(exc.detail):
+        code, reason = "csrf", "CSRF token missing or wrong; reload the page and try again"
+    extra = {}
+    if isinstance(exc, ValidationException) and exc.extra:
+        extra["errors"] = exc.extra
+    if status >= 500:
+        log.exception("server error on %s", request.url.path, exc_info=exc)
+    return _error_response(request, status, code, reason, extra)
+
+
+def handle_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _error_response(request, 500, "internal", "内部错误 / internal error")
+
+
+@get("/", include_in_schema=False)
+async def index(request: Request) -> Any:
+    user = await optional_user(request)
+    return redirect(home_url(user) if user else "/login")
+
+
+@get("/healthz", include_in_schema=False)
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@asynccontextmanager
+async def database_pool(app: Litestar) -> AsyncIterator[None]:
+    db = engine()
+    pool_size = get_settings().db_pool_size
+    pooled = isinstance(db, PostgresEngine) and pool_size > 0
+    if pooled:
+        await db.start_connection_pool(min_size=1, max_size=pool_size)
+    try:
+        yield
+    finally:
+        if pooled:
+            await db.close_connection_pool()
+
+
+def route_handlers() -> list[Any]:
+    """Every domain's handlers; each later domain adds its own list here."""
+    handlers: list[Any] = [index, healthz, AuthController]
+    return handlers
+
+
+def create_app(extra_lifespan: list[Any] | None = None) -> Litestar:
+    settings = get_settings()
+    csrf_secret = settings.signing_key().decode()
+    return Litestar(
+        route_handlers=[
+            *route_handlers(),
+            create_static_files_router(path="/static", directories=[WEB_DIR / "static"], name="static"),
+        ],
+        dependencies={"user": Provide(provide_user)},
+        template_config=template_config(),
+        csrf_config=CSRFConfig(
+            secret=csrf_secret, cookie_name="xj_csrf", cookie_secure=settings.cookies_secure,
+            cookie_httponly=True, header_name="x-csrftoken", exclude=["/sync", "/api/auth/device"],
+        ),
+        exception_handlers={
+            AppError: handle_app_error,
+            HTTPException: handle_http_exception,
+            Exception: handle_unexpected,
+        },
+        openapi_config=OpenAPIConfig(title="Xunjian 巡检", version="1", path="/schema"),
+        lifespan=[database_pool, *(extra_lifespan or [])],
+        debug=False,
+    )

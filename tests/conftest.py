@@ -1,0 +1,244 @@
+"""Test setup: the environment is set before the app is imported (litestar-fullstack style).
+
+Every pytest process gets a fresh data directory and, when XUNJIAN_TEST_PG names
+a PostgreSQL server, a fresh database on it; the demo data is loaded once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(tempfile.mkdtemp(prefix="xunjian-test-"))
+CHROMIUM = "/usr/lib/chromium/chromium"
+
+
+def _create_pg_database(admin_url: str) -> str:
+    """A new empty database on the test cluster; returns its URL."""
+    import asyncpg
+
+    name = f"xj_{uuid.uuid4().hex[:12]}"
+
+    async def go() -> None:
+        conn = await asyncpg.connect(admin_url)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(go())
+    return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
+PG_ADMIN_URL = os.environ.get("XUNJIAN_TEST_PG", "")
+os.environ["XUNJIAN_DATA_DIR"] = str(DATA_DIR)
+os.environ["XUNJIAN_DB_POOL_SIZE"] = "0"  # tests also query from their own event loops
+os.environ["XUNJIAN_SCHEDULER_SECONDS"] = "0"
+os.environ["XUNJIAN_PUBLIC_URL"] = "http://testserver.local"
+os.environ["PICCOLO_CONF"] = "piccolo_conf"
+if PG_ADMIN_URL:
+    os.environ["DATABASE_URL"] = _create_pg_database(PG_ADMIN_URL)
+else:
+    os.environ.pop("DATABASE_URL", None)
+sys.path.insert(0, str(ROOT))
+
+from litestar.testing import TestClient  # noqa: E402
+
+from server.demo import DEMO_PASSWORD, load_demo  # noqa: E402
+from server.migrate import migrate  # noqa: E402
+
+ON_POSTGRES = bool(PG_ADMIN_URL)
+
+
+def run(coro: Any) -> Any:
+    """Run a coroutine (a service call or a query) from a synchronous test."""
+    return asyncio.run(coro)
+
+
+def pytest_report_header(config: Any) -> str:
+    return f"xunjian database: {'PostgreSQL ' + os.environ['DATABASE_URL'] if ON_POSTGRES else 'SQLite in ' + str(DATA_DIR)}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def database() -> Iterator[None]:
+    """The migrated database with the demo site, shared by the whole session."""
+    run(migrate())
+    run(load_demo())
+    yield
+    shutil.rmtree(DATA_DIR, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def app() -> Any:
+    from server.app import create_app
+
+    return create_app()
+
+
+@pytest.fixture
+def client(app: Any) -> Iterator[TestClient]:
+    """An anonymous browser-like client (cookies kept between requests)."""
+    with TestClient(app=app, base_url="http://testserver.local") as c:
+        yield c
+
+
+def csrf_of(client: TestClient, path: str = "/login") -> str:
+    """The CSRF token a page's form carries."""
+    html = client.get(path).text
+    match = re.search(r'name="_csrf_token" value="([^"]+)"', html)
+    assert match, f"no CSRF token in {path}"
+    return match.group(1)
+
+
+def login(client: TestClient, username: str, password: str = DEMO_PASSWORD) -> Any:
+    token = csrf_of(client)
+    return client.post("/login", data={"username": username, "password": password, "_csrf_token": token},
+                       follow_redirects=False)
+
+
+@pytest.fixture
+def login_as(client: TestClient) -> Callable[[str], TestClient]:
+    def go(username: str, password: str = DEMO_PASSWORD) -> TestClient:
+        response = login(client, username, password)
+        assert response.status_code == 303, response.text
+        return client
+
+    return go
+
+
+def device_token(client: TestClient, username: str, password: str = DEMO_PASSWORD, device_id: str | None = None) -> str:
+    response = client.post("/api/auth/device", json={
+        "username": username, "password": password, "device_id": device_id or str(uuid.uuid4()),
+        "device_name": "pytest phone",
+    })
+    assert response.status_code == 200, response.text
+    return response.json()["token"]
+
+
+@pytest.fixture
+def demo_site() -> Any:
+    from server.sites.tables import Site
+
+    return run(Site.objects().where(Site.name == "阳光花园").first())
+
+
+@pytest.fixture
+def make_site() -> Callable[..., dict[str, Any]]:
+    """A fresh site of its own (level 2 unless asked) with one user per role, for isolation and scope tests."""
+    from server.sites.services import add_checkpoint, add_zone, create_site, generate_templates
+    from server.staff.services import create_staff
+
+    def make(level: int = 2, roles: tuple[str, ...] = ("guard", "cleaner", "gardener", "technician", "supervisor", "admin")) -> dict[str, Any]:
+        async def go() -> dict[str, Any]:
+            tag = uuid.uuid4().hex[:8]
+            site = await create_site(f"测试小区-{tag}", level=level)
+            zone = await add_zone(site.id, "1号楼")
+            checkpoints = []
+            for kind in ("core", "car_park", "gate", "bin_point", "drain_well", "tree_group", "light", "corridor"):
+                cp, secret, code = await add_checkpoint(site.id, f"{kind}-{tag}", kind, zone_id=zone.id)
+                checkpoints.append({"checkpoint": cp, "secret": secret, "code": code})
+            templates = await generate_templates(site.id)
+            users = {}
+            for role in roles:
+                users[role] = await create_staff(f"{role}-{tag}", f"{role} {tag}", role, DEMO_PASSWORD, [site.id])
+            return {"site": site, "zone": zone, "checkpoints": checkpoints, "templates": templates, "users": users, "tag": tag}
+
+        return run(go())
+
+    return make
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """The real server as a separate process (uvicorn), with its own data directory and database."""
+
+    def __init__(self, data_dir: Path, env_extra: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.data_dir = data_dir
+        self.env = {**os.environ, "XUNJIAN_DATA_DIR": str(data_dir), "XUNJIAN_PUBLIC_URL": self.url,
+                    "XUNJIAN_DB_POOL_SIZE": "5", **(env_extra or {})}
+        if ON_POSTGRES:
+            self.env["DATABASE_URL"] = _create_pg_database(PG_ADMIN_URL)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = data_dir / "server.log"
+
+    def start(self) -> "LiveServer":
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "server", "serve", "--demo", "--port", str(self.port), "--log-level", "warning"],
+            cwd=ROOT, env=self.env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
+        )
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()[-3000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return self
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("server did not start in 60 s")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+@pytest.fixture(scope="session")
+def live_server() -> Iterator[LiveServer]:
+    server = LiveServer(Path(tempfile.mkdtemp(prefix="xunjian-live-"))).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def playwright_instance() -> Iterator[Any]:
+    """One sync_playwright per process: every browser fixture comes from here."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        yield p
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+]
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance: Any) -> Iterator[Any]:
+    browser = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(locale="zh-CN")
+    pg = context.new_page()
+    yield pg
+    context.close()
