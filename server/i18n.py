@@ -1,4 +1,5 @@
-"""Translation catalogues (web/i18n/*.json), shared by the server's templates and the field app's JS."""
+"""Translation catalogues (web/i18n/<language>/*.json, one file per domain), shared by the
+server's templates and the field app's JS. Every language has the same keys (a test checks)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,11 @@ DEFAULT_LANGUAGE = "zh-CN"
 
 @lru_cache(maxsize=None)
 def catalogue(language: str) -> dict[str, str]:
-    return json.loads((CATALOGUE_DIR / f"{language}.json").read_text(encoding="utf-8"))
+    """All keys of a language, merged from its domain files."""
+    merged: dict[str, str] = {}
+    for path in sorted((CATALOGUE_DIR / language).glob("*.json")):
+        merged.update(json.loads(path.read_text(encoding="utf-8")))
+    return merged
 
 
 def normalise(language: str | None) -> str:
