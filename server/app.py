@@ -18,8 +18,10 @@ from piccolo.engine.postgres import PostgresEngine
 from server import i18n
 from server.db import engine
 from server.errors import AppError
+from server.fieldapp.controllers import FieldAppController
 from server.pages import WEB_DIR, home_url, optional_user, provide_user, redirect, request_language, template_config
 from server.settings import get_settings
+from server.sites.controllers import SitesApi
 from server.staff.controllers import AuthController
 
 log = logging.getLogger("xunjian")
@@ -97,7 +99,8 @@ async def database_pool(app: Litestar) -> AsyncIterator[None]:
 
 def route_handlers() -> list[Any]:
     """Every domain's handlers; each later domain adds its own list here."""
-    handlers: list[Any] = [index, healthz, AuthController]
+    handlers: list[Any] = [index, healthz, AuthController, SitesApi]
+    handlers += [FieldAppController]  # the field app: /app, /sw.js, /manifest.webmanifest
     return handlers
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from jinja2 import pass_context
 from litestar import Request
-from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.template.config import TemplateConfig
 
@@ -83,3 +83,15 @@ def home_url(user: Staff) -> str:
 
 def redirect(url: str) -> Redirect:
     return Redirect(path=url, status_code=303)
+
+
+async def api_user(request: Request) -> Staff:
+    """The caller of a JSON endpoint: a device token (Bearer) or the browser session."""
+    from server.staff.auth import device_user
+
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        auth = await device_user(header[7:].strip())
+        request.state.user = auth.staff
+        return auth.staff
+    return await provide_user(request)

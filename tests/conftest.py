@@ -63,9 +63,13 @@ from server.migrate import migrate  # noqa: E402
 ON_POSTGRES = bool(PG_ADMIN_URL)
 
 
-def run(coro: Any) -> Any:
-    """Run a coroutine (a service call or a query) from a synchronous test."""
-    return asyncio.run(coro)
+def run(awaitable: Any) -> Any:
+    """Run a coroutine or a Piccolo query from a synchronous test."""
+
+    async def wait() -> Any:
+        return await awaitable
+
+    return asyncio.run(wait())
 
 
 def pytest_report_header(config: Any) -> str:

@@ -42,9 +42,11 @@ async def check_rate_limit(username: str, address: str) -> None:
     """Refuse a login attempt while too many recent ones failed for this name or address."""
     settings = get_settings()
     since = now() - timedelta(minutes=settings.login_window_minutes)
-    for key in (f"user:{username.lower()}", f"ip:{address}"):
+    limits = ((f"user:{username.lower()}", settings.login_max_attempts),
+              (f"ip:{address}", settings.login_max_attempts_per_address))
+    for key, limit in limits:
         failures = await LoginAttempt.count().where((LoginAttempt.key == key) & (LoginAttempt.at > since))
-        if failures >= settings.login_max_attempts:
+        if failures >= limit:
             raise RateLimited(
                 "登录失败次数过多, 请稍后再试 / too many failed logins, try again later",
                 code="rate_limited",

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlparse
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import Cookie
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, JSONBody, URLEncodedBody
 from litestar.response import Response, Template
 from msgspec import Struct
 
@@ -58,7 +57,7 @@ class AuthController(Controller):
     @post("/login", status_code=303)
     async def login(
         self, request: Request,
-        data: Annotated[LoginForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+        data: URLEncodedBody[LoginForm],
     ) -> Any:
         """Log in from the form; errors come back on the same page in the person's language."""
         language_error: tuple[str, dict[str, Any]] | None = None
@@ -103,7 +102,7 @@ class AuthController(Controller):
         return response
 
     @post("/api/auth/device", status_code=200, exclude_from_csrf=True)
-    async def device_login(self, request: Request, data: DeviceLogin) -> dict[str, Any]:
+    async def device_login(self, request: Request, data: JSONBody[DeviceLogin]) -> dict[str, Any]:
         """A long-lived device token for the field app (shared/SYNC.md, Device login).
 
         A browser already logged in may ask without a password: the request is
