@@ -77,3 +77,4 @@ class RectTransition(Table):
     op_id = UUID(null=True, default=None)
     source = Varchar(length=10, default="phone")  # phone | console
     position = Integer(default=0)
+    skew_flag = Boolean(default=False)  # the device clock was off by more than skew_flag_minutes

@@ -1,0 +1,306 @@
+"""Patrol slots (schedules and compliance) and the inspection log writers.
+
+Public API (used by sync/, the console and the scheduler; keep signatures stable):
+
+- ``slot_windows(template, day, tz) -> [(start, end)]``: the windows of a scheduled
+  template on a local day (pure).
+- ``slot_id(template_id, window_start) -> UUID``: slots have deterministic ids, so
+  materialising the same window twice, even from two processes, makes one row.
+- ``materialise_slots(site, templates, days) -> int``: create the missing slot rows.
+- ``settle_round(round_id, finished_at) -> PatrolSlot | None``: a finished round
+  settles the earliest open slot of its template as done (finished within the window)
+  or late (within ``slot_grace_minutes`` after it).
+- ``settle_missed_slots(now) -> [PatrolSlot]``: slots with no round once window +
+  grace has passed become missed; idempotent, safe when run twice at once; calls the
+  ``slot_missed`` hook for each newly missed slot after the commit.
+- ``due_for(user, now) -> [dict]``: pull's ``due[]`` (today and tomorrow, site time).
+- ``start_round``, ``record_visit``, ``finish_round``: the inspection log writers
+  (sync/ judges the op first).
+
+Which templates have slots: frequency periods "hours" (every N hours inside the
+daily window) and "day" (the daily window split into `times` equal parts) give
+slots per day; "week", "month", "quarter" and "year" give one slot per period
+(every N of them), whole days in the site's time zone. "continuous",
+"occurrence", "trigger" and "contract" have no slots.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any, Iterable
+from zoneinfo import ZoneInfo
+
+from server.db import write_transaction
+from server.notify import events
+from server.photos.services import link_photos
+from server.rounds.tables import CheckAnswer, PatrolSlot, Round, RoundTemplate, Visit
+from server.settings import get_settings
+from server.sites.tables import Site
+from server.staff.tables import Staff, StaffSite
+
+log = logging.getLogger("xunjian.rounds")
+
+DAILY_PERIODS = ("hours", "day")
+LONG_PERIODS = ("week", "month", "quarter", "year")
+SLOT_NAMESPACE = uuid.UUID("6f1d3c2a-9b7e-4c55-8a0e-5d1b2f3e4a77")
+_MONDAY = date(1970, 1, 5)
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def grace() -> timedelta:
+    return timedelta(minutes=get_settings().slot_grace_minutes)
+
+
+def loaded(value: Any) -> Any:
+    """A JSON column's value (Piccolo hands JSON back as text unless asked to load it)."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def frequency_of(template: Any) -> dict[str, Any]:
+    return loaded(template.frequency) or {}
+
+
+def is_scheduled(template: Any) -> bool:
+    return frequency_of(template).get("period") in DAILY_PERIODS + LONG_PERIODS
+
+
+def _clock(value: str) -> timedelta:
+    hours, minutes = value.split(":")
+    return timedelta(hours=int(hours), minutes=int(minutes))
+
+
+def _local(day: date, offset: timedelta, tz: ZoneInfo) -> datetime:
+    # Wall-clock arithmetic in the site's zone ("24:00" is the next midnight).
+    naive = datetime.combine(day, time()) + offset
+    return naive.replace(tzinfo=tz).astimezone(timezone.utc)
+
+
+def _period_bounds(period: str, every: int, day: date) -> tuple[date, date]:
+    every = max(1, int(every))
+    if period == "week":
+        index = (day - _MONDAY).days // 7 // every
+        start = _MONDAY + timedelta(days=index * 7 * every)
+        return start, start + timedelta(days=7 * every)
+    months = {"month": 1, "quarter": 3, "year": 12}[period] * every
+    index = (day.year * 12 + day.month - 1) // months * months
+    start = date(index // 12, index % 12 + 1, 1)
+    end_index = index + months
+    return start, date(end_index // 12, end_index % 12 + 1, 1)
+
+
+def slot_windows(template: Any, day: date, tz: str) -> list[tuple[datetime, datetime]]:
+    """The slot windows of a template for a local day: daily windows starting that day, or the long period holding it."""
+    frequency = frequency_of(template)
+    period = frequency.get("period")
+    zone = ZoneInfo(tz)
+    if period in LONG_PERIODS:
+        start, end = _period_bounds(period, frequency.get("every", 1), day)
+        return [(_local(start, timedelta(), zone), _local(end, timedelta(), zone))]
+    if period not in DAILY_PERIODS:
+        return []
+    begin, finish = _clock(template.window_start or "00:00"), _clock(template.window_end or "24:00")
+    if finish <= begin:
+        finish += timedelta(days=1)  # a night window such as 22:00-06:00
+    if period == "hours":
+        step = timedelta(hours=max(1, int(frequency.get("every", 1))))
+    else:
+        step = (finish - begin) / max(1, int(frequency.get("times", 1)))
+    windows = []
+    cursor = begin
+    while cursor + step <= finish + timedelta(seconds=1):
+        windows.append((_local(day, cursor, zone), _local(day, min(cursor + step, finish), zone)))
+        cursor += step
+    return windows
+
+
+def slot_id(template_id: Any, window_start: datetime) -> uuid.UUID:
+    """The deterministic id of a template's slot starting at `window_start`."""
+    stamp = window_start.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return uuid.uuid5(SLOT_NAMESPACE, f"{template_id}/{stamp}")
+
+
+def local_day(moment: datetime, tz: str) -> date:
+    return moment.astimezone(ZoneInfo(tz)).date()
+
+
+async def materialise_slots(site: Site, templates: Iterable[Any], days: Iterable[date]) -> int:
+    """Create the slot rows of these templates on these local days that do not exist yet; returns how many."""
+    rows: dict[uuid.UUID, PatrolSlot] = {}
+    for template in templates:
+        if not template.active or not is_scheduled(template):
+            continue
+        for day in days:
+            for start, end in slot_windows(template, day, site.timezone):
+                if end <= site.created_at:
+                    continue  # no slot from before the site existed
+                sid = slot_id(template.id, start)
+                rows[sid] = PatrolSlot(id=sid, template=template.id, site=site.id, window_start=start,
+                                       window_end=end, status="pending")
+    if not rows:
+        return 0
+    existing = {r["id"] for r in await PatrolSlot.select(PatrolSlot.id).where(PatrolSlot.id.is_in(list(rows)))}
+    fresh = [row for sid, row in rows.items() if sid not in existing]
+    if fresh:
+        # DO NOTHING: another process may have made the same windows meanwhile.
+        await PatrolSlot.insert(*fresh).on_conflict(action="DO NOTHING")
+    return len(fresh)
+
+
+async def settle_round(round_id: Any, finished_at: datetime) -> PatrolSlot | None:
+    """Settle the earliest open slot of the round's template that `finished_at` (corrected) falls in, plus grace.
+
+    Done when finished within the window, late when within the grace after it. A
+    slot the scheduler already marked missed is corrected when a round that was
+    offline arrives later showing it was covered.
+    """
+    async with write_transaction():
+        rnd = await Round.objects().where(Round.id == round_id).first()
+        if rnd is None:
+            return None
+        template = await RoundTemplate.objects().where(RoundTemplate.id == rnd.template).first()
+        site = await Site.objects().where(Site.id == rnd.site).first()
+        if template is None or site is None or not is_scheduled(template):
+            return None
+        day = local_day(finished_at, site.timezone)
+        await materialise_slots(site, [template], [day - timedelta(days=1), day])
+        candidates = await PatrolSlot.objects().where(
+            (PatrolSlot.template == template.id) & PatrolSlot.status.is_in(["pending", "missed"])
+            & PatrolSlot.round.is_null() & (PatrolSlot.window_start <= finished_at)
+            & (PatrolSlot.window_end >= finished_at - grace())
+        ).order_by(PatrolSlot.window_start).limit(1)
+        if not candidates:
+            return None
+        slot = candidates[0]
+        status = "done" if finished_at <= slot.window_end else "late"
+        updated = await PatrolSlot.update({
+            PatrolSlot.status: status, PatrolSlot.round: rnd.id, PatrolSlot.staff: rnd.staff,
+            PatrolSlot.settled_at: now(),
+        }).where(
+            (PatrolSlot.id == slot.id) & PatrolSlot.round.is_null()
+        ).returning(PatrolSlot.id)
+        if not updated:
+            return None
+        await Round.update({Round.slot: slot.id}).where(Round.id == rnd.id)
+        slot.status, slot.round, slot.staff = status, rnd.id, rnd.staff
+        return slot
+
+
+async def settle_missed_slots(at: datetime | None = None) -> list[PatrolSlot]:
+    """Mark missed every slot whose window + grace passed with no round; returns the newly missed ones.
+
+    Materialises yesterday's and today's slots of every active site first, so a
+    window nobody opened the app for is still counted. Run twice at once, each slot
+    is marked (and its hook called) once: the UPDATE only takes rows still pending.
+    """
+    at = at or now()
+    async with write_transaction():
+        sites = await Site.objects().where(Site.active == True)  # noqa: E712
+        for site in sites:
+            templates = await RoundTemplate.objects().where(
+                (RoundTemplate.site == site.id) & (RoundTemplate.active == True)  # noqa: E712
+            )
+            today = local_day(at, site.timezone)
+            await materialise_slots(site, templates, [today - timedelta(days=1), today])
+        rows = await PatrolSlot.update({PatrolSlot.status: "missed", PatrolSlot.settled_at: at}).where(
+            (PatrolSlot.status == "pending") & (PatrolSlot.window_end < at - grace())
+        ).returning(*PatrolSlot.all_columns())
+    missed = [PatrolSlot(**row) for row in rows]
+    for slot in missed:
+        try:
+            await events.slot_missed(slot)
+        except Exception:  # noqa: BLE001 - a notification must never undo the settlement
+            log.exception("slot_missed hook failed")
+    return missed
+
+
+async def due_for(user: Staff, at: datetime | None = None) -> list[dict[str, Any]]:
+    """This person's rounds due today and tomorrow (site time), for pull's due[]; reads only.
+
+    Windows nobody has materialised yet are reported from the clock: pending, or
+    missed once window + grace has passed.
+    """
+    at = at or now()
+    site_ids = [r["site"] for r in await StaffSite.select(StaffSite.site).where(StaffSite.staff == user.id)]
+    if not site_ids:
+        return []
+    sites = {s.id: s for s in await Site.objects().where(Site.id.is_in(site_ids) & (Site.active == True))}  # noqa: E712
+    if not sites:
+        return []
+    templates = await RoundTemplate.objects().where(
+        RoundTemplate.site.is_in(list(sites)) & (RoundTemplate.role == user.role)
+        & (RoundTemplate.active == True)  # noqa: E712
+    )
+    windows: dict[uuid.UUID, dict[str, Any]] = {}
+    for template in templates:
+        if not is_scheduled(template):
+            continue
+        site = sites[template.site]
+        today = local_day(at, site.timezone)
+        for day in (today, today + timedelta(days=1)):
+            for start, end in slot_windows(template, day, site.timezone):
+                windows[slot_id(template.id, start)] = {"template_id": str(template.id), "site_id": str(site.id),
+                                                        "start": start, "end": end}
+    stored = {}
+    if windows:
+        stored = {r["id"]: r for r in await PatrolSlot.select(PatrolSlot.id, PatrolSlot.status).where(
+            PatrolSlot.id.is_in(list(windows)))}
+    due = []
+    for sid, w in windows.items():
+        status = stored[sid]["status"] if sid in stored else ("missed" if w["end"] + grace() < at else "pending")
+        due.append({"template_id": w["template_id"], "site_id": w["site_id"], "slot_id": str(sid),
+                    "window_start": w["start"].isoformat(), "window_end": w["end"].isoformat(), "status": status})
+    due.sort(key=lambda d: (d["window_start"], d["template_id"]))
+    return due
+
+
+async def start_round(round_id: uuid.UUID, template: RoundTemplate, actor: Staff, started_at: datetime,
+                      device_at: datetime, skew_seconds: float = 0.0, skew_flag: bool = False) -> Round:
+    """Open a round in the inspection log (times: corrected and as the device said)."""
+    async with write_transaction():
+        rnd = Round(id=round_id, template=template.id, site=template.site, staff=actor.id, state="open",
+                    started_at=started_at, started_device_at=device_at, received_at=now(),
+                    skew_seconds=skew_seconds, skew_flag=skew_flag)
+        await rnd.save()
+    return rnd
+
+
+async def record_visit(
+    visit_id: uuid.UUID, rnd: Round, checkpoint: Any, actor: Staff, *, proof: str, proof_verified: bool,
+    scanned_at: datetime, device_at: datetime, answers: list[dict[str, Any]], photos: list[str],
+    lat: float | None = None, lng: float | None = None, accuracy_m: float | None = None, skew_flag: bool = False,
+) -> tuple[Visit, list[str]]:
+    """A checkpoint visit with its answers; returns it and the photos not uploaded yet."""
+    shas = list(dict.fromkeys(photos))
+    async with write_transaction():
+        visit = Visit(id=visit_id, round=rnd.id, site=rnd.site, checkpoint=checkpoint.id, staff=actor.id,
+                      proof=proof, proof_verified=proof_verified, scanned_at=scanned_at, scanned_device_at=device_at,
+                      received_at=now(), lat=lat, lng=lng, accuracy_m=accuracy_m, photos=shas,
+                      has_problem=any(not a["ok"] for a in answers), skew_flag=skew_flag)
+        await visit.save()
+        if answers:
+            await CheckAnswer.insert(*[CheckAnswer(visit=visit_id, check_id=a["check_id"],
+                                                   label_zh=a.get("label_zh", ""), ok=a["ok"],
+                                                   note=a.get("note", "")) for a in answers])
+        missing = await link_photos(rnd.site, "visit", visit_id, shas, rnd.id)
+        if missing:
+            visit.photos_missing = len(missing)
+            await Visit.update({Visit.photos_missing: len(missing)}).where(Visit.id == visit_id)
+    return visit, missing
+
+
+async def finish_round(rnd: Round, finished_at: datetime, device_at: datetime, skew_flag: bool = False) -> PatrolSlot | None:
+    """Close a round and settle its patrol slot (by corrected finish time)."""
+    async with write_transaction():
+        values: dict[Any, Any] = {Round.state: "finished", Round.finished_at: finished_at,
+                                  Round.finished_device_at: device_at}
+        if skew_flag:
+            values[Round.skew_flag] = True
+        await Round.update(values).where(Round.id == rnd.id)
+        rnd.state, rnd.finished_at, rnd.finished_device_at = "finished", finished_at, device_at
+        return await settle_round(rnd.id, finished_at)
