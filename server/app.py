@@ -19,6 +19,7 @@ from server import i18n
 from server.db import engine
 from server.errors import AppError
 from server.fieldapp.controllers import FieldAppController
+from server.security import security_headers_middleware
 from server.pages import WEB_DIR, home_url, optional_user, provide_user, redirect, request_language, template_config
 from server.settings import get_settings
 from server.sites.controllers import SitesApi
@@ -113,6 +114,7 @@ def create_app(extra_lifespan: list[Any] | None = None) -> Litestar:
             create_static_files_router(path="/static", directories=[WEB_DIR / "static"], name="static"),
         ],
         dependencies={"user": Provide(provide_user)},
+        middleware=[security_headers_middleware],
         template_config=template_config(),
         csrf_config=CSRFConfig(
             secret=csrf_secret, cookie_name="xj_csrf", cookie_secure=settings.cookies_secure,
