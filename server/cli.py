@@ -73,6 +73,25 @@ def cmd_create_user(args: argparse.Namespace) -> None:
     _run(go())
 
 
+def cmd_backup(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from server.backup import backup
+
+    print(f"Backup written to {backup(Path(args.destination))}")
+
+
+def cmd_restore(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from server.backup import restore
+    from server.migrate import migrate
+
+    result = restore(Path(args.archive), force=args.force)
+    _run(migrate())  # an older backup is brought up to the current schema
+    print(f"Restored ({result['photo_files']} photo files).")
+
+
 def main(argv: list[str] | None = None) -> None:
     from server.errors import AppError
 
@@ -94,6 +113,13 @@ def main(argv: list[str] | None = None) -> None:
     create.add_argument("--password", default="", help="prompted for when omitted")
     create.add_argument("--site", action="append", help="site name (repeatable)")
     create.set_defaults(func=cmd_create_user)
+    backup = sub.add_parser("backup", help="write the database, photos and keys to a tar file")
+    backup.add_argument("destination", nargs="?", default="./backups")
+    backup.set_defaults(func=cmd_backup)
+    restore = sub.add_parser("restore", help="restore a backup tar into an empty data directory and database")
+    restore.add_argument("archive")
+    restore.add_argument("--force", action="store_true", help="overwrite what is there")
+    restore.set_defaults(func=cmd_restore)
     args = parser.parse_args(argv)
     try:
         args.func(args)
