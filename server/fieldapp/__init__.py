@@ -1,0 +1,1 @@
+"""The field app (PWA) shell, its service worker and its web app manifest."""

@@ -1,0 +1,64 @@
+// Translations: the same catalogues as the server (web/i18n/<lang>/app.json),
+// embedded in the shell by the server so they are there offline.
+const boot = JSON.parse(document.getElementById("xj-boot").textContent);
+export const LANGUAGES = ["zh-CN", "en"];
+let language = boot.default_language || "zh-CN";
+
+export function normalise(value) {
+  return value && String(value).toLowerCase().startsWith("en") ? "en" : "zh-CN";
+}
+
+/** The language cookie the server's pages use (set by /lang/<x>), if any. */
+export function cookieLanguage() {
+  const m = document.cookie.match(/(?:^|;\s*)xj_lang=([^;]+)/);
+  return m ? normalise(decodeURIComponent(m[1])) : null;
+}
+
+export function setLanguage(value) {
+  language = normalise(value);
+  document.documentElement.lang = language;
+  // Server pages (login, error pages) follow the same choice.
+  document.cookie = `xj_lang=${encodeURIComponent(language)}; path=/; max-age=31536000; samesite=lax`;
+  return language;
+}
+
+export function lang() {
+  return language;
+}
+
+/** The text of `key` with {name} placeholders filled; a missing key shows as itself (tests look for that). */
+export function t(key, params = {}) {
+  const text = boot.i18n[language][key] ?? boot.i18n[boot.default_language][key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (m, name) => (name in params ? String(params[name]) : m));
+}
+
+/** The zh or en one of a pair of names carried by the data (label_zh/label_en, name_zh/name_en, zh/en). */
+export function pick(obj, base = "") {
+  if (!obj) return "";
+  const zh = obj[base ? `${base}_zh` : "zh"];
+  const en = obj[base ? `${base}_en` : "en"];
+  return (language === "en" ? en || zh : zh || en) || obj.name || "";
+}
+
+export const categories = boot.categories;
+export const extensions = boot.extensions || [];
+
+export function category(code) {
+  return categories.find((c) => c.code === code) || { code, zh: code, en: code, icon: "❓" };
+}
+
+export function formatTime(iso, withDate = false) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return "";
+  const opts = withDate ? { month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit" } : { hour: "2-digit", minute: "2-digit" };
+  return new Intl.DateTimeFormat(language, opts).format(d);
+}
+
+export function formatBytes(n) {
+  if (n == null) return "?";
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(0)} KB`;
+  if (n < 1024 * 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  return `${(n / 1024 / 1024 / 1024).toFixed(1)} GB`;
+}

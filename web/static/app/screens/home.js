@@ -1,0 +1,130 @@
+// Home per role: due rounds with their windows and status, my open rounds, my
+// rectifications, what waits to be sent, and when the last sync succeeded.
+import { h, mount, chip } from "../dom.js";
+import { t, pick, category, formatTime } from "../i18n.js";
+import { serverList } from "../store.js";
+import * as sync from "../sync.js";
+import {
+  dueStatus, localRectState, records, recordState, roundParts, startRound, syncSnapshot, templatesForMe,
+} from "../data.js";
+
+const STATUS_KIND = { done: "ok", pending: "", due_now: "warn", late: "bad", missed: "bad" };
+const DAY = 24 * 3600 * 1000;
+
+export function stateText(st) {
+  if (st.attention) return t("field.state.attention");
+  if (st.waiting && st.total) return t("field.state.waiting_photos", { received: st.received, total: st.total });
+  if (st.waiting) return t("field.state.waiting");
+  if (st.received < st.total) return t("field.state.photos", { received: st.received, total: st.total });
+  return t("field.state.received");
+}
+
+function stateChip(st) {
+  return chip(stateText(st), st.attention ? "bad" : st.done ? "ok" : "warn");
+}
+
+async function begin(ctx, tpl) {
+  const round = await startRound(ctx.user, tpl);
+  ctx.queued();
+  ctx.go(`#/round/${round.id}`);
+}
+
+function syncCard(snap, ctx) {
+  const st = sync.state;
+  const waiting = snap.outboxSize + snap.photosWaiting;
+  return h("section.card.sync-card", { "data-outbox": snap.outboxSize },
+    h("p.big-number", { "data-waiting": waiting }, waiting ? t("field.home.waiting", { n: snap.outboxSize, photos: snap.photosWaiting }) : t("field.home.all_sent")),
+    h("p.muted", { "data-last-sync": st.lastSuccess || "" }, st.lastSuccess ? t("field.home.last_sync", { time: formatTime(st.lastSuccess, true) }) : t("field.home.never_synced")),
+    navigator.onLine ? null : h("p.notice", {}, t("field.home.offline")),
+    snap.attentionCount ? h("a.button.danger", { href: "#/attention" }, t("field.home.attention", { n: snap.attentionCount })) : null,
+    h("button.big", { type: "button", "data-action": "sync-now", disabled: !navigator.onLine || st.running, onclick: () => ctx.syncNow() }, st.running ? t("field.status.syncing") : t("field.sync.now")));
+}
+
+export async function render(view, _args, ctx) {
+  const user = ctx.user;
+  ctx.setTitle(t("app.name"));
+  const [snap, templates, dues, rounds, rects, steps, findings] = await Promise.all([
+    syncSnapshot(), templatesForMe(user), serverList("due"), records("round", user.id), serverList("rectifications"),
+    records("rect_step", user.id), records("finding", user.id),
+  ]);
+  const byTemplate = new Map(templates.map((x) => [x.id, x]));
+  const now = Date.now();
+  const open = rounds.filter((r) => !r.finished_at);
+
+  // Today's windows: the current ones first, ended ones only for today, at most a screenful.
+  const today = new Date(); today.setHours(0, 0, 0, 0);
+  const visibleDue = dues
+    .filter((d) => byTemplate.has(d.template_id))
+    .filter((d) => Date.parse(d.window_end) >= today.getTime() && Date.parse(d.window_start) < today.getTime() + DAY)
+    .map((d) => ({ d, status: dueStatus(d, rounds, now) }))
+    .sort((a, b) => Date.parse(a.d.window_start) - Date.parse(b.d.window_start));
+  const current = visibleDue.filter((x) => Date.parse(x.d.window_end) >= now - 2 * 3600 * 1000).slice(0, 8);
+  const missedToday = visibleDue.filter((x) => x.status === "missed").length;
+
+  const dueList = h("ul.list.due", {}, current.map(({ d, status }) => {
+    const tpl = byTemplate.get(d.template_id);
+    return h("li.row", { "data-due": d.template_id, "data-status": status },
+      h("div.grow", {}, h("strong", {}, pick(tpl, "name")), h("div.muted.small", {}, `${formatTime(d.window_start)}–${formatTime(d.window_end)}`)),
+      chip(t(`field.due.${status}`), STATUS_KIND[status]),
+      status === "done" ? null : h("button.primary", { type: "button", "data-start": d.template_id, onclick: () => begin(ctx, tpl) }, t("field.round.start")));
+  }));
+
+  const mine = rects.filter((r) => r.assignee_id === user.id && !["verified"].includes(r.state))
+    .sort((a, b) => String(a.due_at || "9").localeCompare(String(b.due_at || "9")));
+  const rectList = h("ul.list", {}, mine.slice(0, 5).map((r) => {
+    const cat = category(r.category);
+    const overdue = r.due_at && Date.parse(r.due_at) < now && !["fixed", "verified"].includes(r.state);
+    return h("li", {}, h("a.row", { href: `#/rect/${r.id}`, "data-rect": r.id },
+      h("span.icon.big", {}, cat.icon), h("div.grow", {}, h("strong", {}, pick(cat)),
+        h("div.small", { class: overdue ? "error" : "muted" }, r.due_at ? t("field.rect.due", { time: formatTime(r.due_at, true) }) : "")),
+      chip(t(`field.rect.state.${localRectState(r, steps, snap)}`))));
+  }));
+
+  const recent = [];
+  for (const r of rounds.slice(0, 5)) {
+    const parts = await roundParts(r);
+    const tpl = byTemplate.get(r.template_id);
+    recent.push({ at: r.created_at, el: h("li.row", { "data-record": r.id, "data-kind": "round" },
+      h("div.grow", {}, h("strong", {}, pick(tpl, "name") || t("field.round.title")),
+        h("div.muted.small", {}, t("field.home.round_line", { time: formatTime(r.started_at, true), n: parts.visits.length }))),
+      stateChip(recordState(snap, parts.opIds, parts.photos))) });
+  }
+  for (const f of findings.slice(0, 5)) {
+    const cat = category(f.category);
+    recent.push({ at: f.created_at, el: h("li.row", { "data-record": f.id, "data-kind": "finding" },
+      h("span.icon", {}, cat.icon), h("div.grow", {}, h("strong", {}, pick(cat)), h("div.muted.small", {}, formatTime(f.created_at, true))),
+      stateChip(recordState(snap, f.op_ids, f.photos || []))) });
+  }
+  for (const s of steps.slice(0, 5)) {
+    recent.push({ at: s.created_at, el: h("li.row", { "data-record": s.id, "data-kind": "rect_step" },
+      h("div.grow", {}, h("strong", {}, t(`field.rect.action.${s.action}`)), h("div.muted.small", {}, formatTime(s.created_at, true))),
+      stateChip(recordState(snap, s.op_ids, s.photos || []))) });
+  }
+  recent.sort((a, b) => (a.at < b.at ? 1 : -1));
+
+  mount(view,
+    h("p.welcome", {}, t("home.welcome", { name: user.name }), " · ", t(`role.${user.role}`)),
+    syncCard(snap, ctx),
+    open.length ? h("section", {}, h("h2", {}, t("field.home.open_rounds")), h("ul.list", {}, open.map((r) =>
+      h("li", {}, h("a.row.button", { href: `#/round/${r.id}`, "data-open-round": r.id },
+        h("strong.grow", {}, pick(byTemplate.get(r.template_id), "name")), t("field.round.continue")))))) : null,
+    templates.length ? h("section", {}, h("h2", {}, t("field.home.due")),
+      current.length ? dueList : h("p.muted", {}, t("field.home.no_due")),
+      missedToday ? h("p.error.small", {}, t("field.home.missed_today", { n: missedToday })) : null,
+      h("a.button.big", { href: "#/start" }, t("field.home.other_round"))) : null,
+    h("section", {}, h("h2", {}, t("field.home.my_rects")), mine.length ? rectList : h("p.muted", {}, t("field.home.no_rects")),
+      mine.length > 5 ? h("a", { href: "#/rects" }, t("field.home.all_rects", { n: mine.length })) : null),
+    h("a.button.big.warn", { href: "#/finding", "data-action": "report" }, "⚠️ ", t("field.finding.report")),
+    recent.length ? h("section", {}, h("h2", {}, t("field.home.recent")), h("ul.list.recent", {}, recent.slice(0, 8).map((x) => x.el))) : null);
+}
+
+/** Every round template of my role, to start one outside its window. */
+export async function renderStart(view, _args, ctx) {
+  ctx.setTitle(t("field.home.other_round"), true);
+  const templates = await templatesForMe(ctx.user);
+  mount(view, h("ul.list", {}, templates.map((tpl) => h("li", {},
+    h("button.big.row", { type: "button", "data-start": tpl.id, onclick: () => begin(ctx, tpl) },
+      h("div.grow", {}, h("strong", {}, pick(tpl, "name")), h("div.muted.small", {}, pick(tpl.frequency || {}, "text"),
+        " · ", t(`field.proof.${tpl.proof === "any" ? "any" : "qr"}`))))))),
+  templates.length ? null : h("p.muted", {}, t("field.home.no_templates")));
+}
