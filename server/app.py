@@ -18,6 +18,7 @@ from piccolo.engine.postgres import PostgresEngine
 from server import i18n
 from server.db import engine
 from server.errors import AppError
+from server.console.routes import console_handlers
 from server.fieldapp.controllers import FieldAppController
 from server.security import security_headers_middleware
 from server.pages import WEB_DIR, home_url, optional_user, provide_user, redirect, request_language, template_config
@@ -102,6 +103,7 @@ def route_handlers() -> list[Any]:
     """Every domain's handlers; each later domain adds its own list here."""
     handlers: list[Any] = [index, healthz, AuthController, SitesApi]
     handlers += [FieldAppController]  # the field app: /app, /sw.js, /manifest.webmanifest
+    handlers += console_handlers  # /console: today, review, rectifications, logs, reception, report
     return handlers
 
 

@@ -1,0 +1,1 @@
+"""The monthly compliance report of a site against its service level (STANDARD.md rates and deadlines)."""
