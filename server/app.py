@@ -21,6 +21,7 @@ from server.errors import AppError
 from server.console.routes import console_handlers
 from server.fieldapp.controllers import FieldAppController
 from server.security import security_headers_middleware
+from server.photos.controllers import PhotoController, PhotoSyncController
 from server.pages import WEB_DIR, home_url, optional_user, provide_user, redirect, request_language, template_config
 from server.settings import get_settings
 from server.sites.controllers import SitesApi
@@ -103,6 +104,7 @@ def route_handlers() -> list[Any]:
     """Every domain's handlers; each later domain adds its own list here."""
     handlers: list[Any] = [index, healthz, AuthController, SitesApi]
     handlers += [FieldAppController]  # the field app: /app, /sw.js, /manifest.webmanifest
+    handlers += [PhotoSyncController, PhotoController]  # /sync/photos/{sha256}, /photos/{sha256}
     handlers += console_handlers  # /console: today, review, rectifications, logs, reception, report
     return handlers
 

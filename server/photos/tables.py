@@ -18,6 +18,13 @@ class Photo(Table):
     width = Integer()
     height = Integer()
     phash = Varchar(length=16, index=True)
+    # The perceptual hash cut in four 16-bit quarters: two hashes within 3 bits
+    # of each other share at least one quarter exactly, so near-duplicates are
+    # found through these indexes instead of scanning every photo.
+    phash_q1 = Varchar(length=4, default="", index=True)
+    phash_q2 = Varchar(length=4, default="", index=True)
+    phash_q3 = Varchar(length=4, default="", index=True)
+    phash_q4 = Varchar(length=4, default="", index=True)
     captured_at = Timestamptz(null=True, default=None)
     received_at = Timestamptz(default=TimestamptzNow())
 
