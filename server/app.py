@@ -16,6 +16,7 @@ from litestar.static_files import create_static_files_router
 from piccolo.engine.postgres import PostgresEngine
 
 from server import i18n
+from server.admin import admin_handlers
 from server.db import engine
 from server.errors import AppError
 from server.console.routes import console_handlers
@@ -105,6 +106,7 @@ def route_handlers() -> list[Any]:
     handlers: list[Any] = [index, healthz, AuthController, SitesApi]
     handlers += [FieldAppController]  # the field app: /app, /sw.js, /manifest.webmanifest
     handlers += [PhotoSyncController, PhotoController]  # /sync/photos/{sha256}, /photos/{sha256}
+    handlers += admin_handlers  # /admin: sites, checkpoints and posters, templates, staff, import, audit
     handlers += console_handlers  # /console: today, review, rectifications, logs, reception, report
     return handlers
 

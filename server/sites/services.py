@@ -109,16 +109,91 @@ async def generate_templates(site_id: uuid.UUID) -> list[RoundTemplate]:
             await template.save()
             items = []
             for position, cp in enumerate(c for c in checkpoints if c.kind in spec["checkpoint_kinds"]):
-                checks = list(spec["checks"])
-                if spec["code"] == "patrol.core":
-                    for extra in riding:
-                        if cp.kind in extra["kinds"]:
-                            checks += extra["checks"]
+                checks = _checks_of(spec, riding, cp.kind)
                 items.append(TemplateItem(template=template.id, checkpoint=cp.id, position=position, checks=checks))
             if items:
                 await TemplateItem.insert(*items)
             made.append(template)
     return made
+
+
+def _checks_of(spec: dict[str, Any], riding: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    """The checks a checkpoint of `kind` gets in a template made from `spec`.
+
+    The core patrol also carries the checks of rows verified "each patrol" at
+    this level (warning signs, fire lanes) at the checkpoints of their kinds.
+    """
+    checks = list(spec["checks"])
+    if spec["code"] == "patrol.core":
+        for extra in riding:
+            if kind in extra["kinds"]:
+                checks += extra["checks"]
+    return checks
+
+
+def checks_for_kind(level: int, template_code: str, kind: str) -> list[dict[str, Any]] | None:
+    """The checks of a standard template for a checkpoint kind, or None when its row does not cover the kind."""
+    spec = next((t for t in standard.templates_for_level(level) if t["code"] == template_code), None)
+    if spec is None or kind not in spec["checkpoint_kinds"]:
+        return None
+    return _checks_of(spec, standard.riding_checks(level), kind)
+
+
+async def place_checkpoint(cp: Checkpoint, level: int) -> list[RoundTemplate]:
+    """Add a checkpoint, at the end, to the site's active standard templates whose row covers its kind.
+
+    Call inside the write transaction that created or changed the checkpoint;
+    every template that gains an item takes a new position so phones pull it.
+    """
+    templates = await RoundTemplate.objects().where(
+        (RoundTemplate.site == cp.site) & (RoundTemplate.active == True)  # noqa: E712
+    )
+    changed = []
+    for template in templates:
+        checks = checks_for_kind(level, template.code, cp.kind)
+        if checks is None or await TemplateItem.exists().where(
+            (TemplateItem.template == template.id) & (TemplateItem.checkpoint == cp.id)
+        ):
+            continue
+        last = await TemplateItem.select(TemplateItem.position).where(
+            TemplateItem.template == template.id).order_by(TemplateItem.position, ascending=False).first()
+        position = (last["position"] + 1) if last else 0
+        await TemplateItem.insert(TemplateItem(template=template.id, checkpoint=cp.id, position=position, checks=checks))
+        await RoundTemplate.update({RoundTemplate.seq: await next_position()}).where(RoundTemplate.id == template.id)
+        changed.append(template)
+    return changed
+
+
+async def unplace_checkpoint(cp_id: Any, template_codes: Any = None) -> int:
+    """Take a checkpoint out of its site's templates (all, or those of the given standard codes).
+
+    Template items are configuration, not history (visits point at the
+    checkpoint itself), so removing them loses nothing already recorded.
+    """
+    items = await TemplateItem.select(TemplateItem.id, TemplateItem.template, TemplateItem.template.code).where(
+        TemplateItem.checkpoint == cp_id)
+    if template_codes is not None:
+        items = [i for i in items if i["template.code"] in set(template_codes)]
+    if not items:
+        return 0
+    await TemplateItem.delete().where(TemplateItem.id.is_in([i["id"] for i in items]))
+    for template_id in {i["template"] for i in items}:
+        await RoundTemplate.update({RoundTemplate.seq: await next_position()}).where(RoundTemplate.id == template_id)
+    return len(items)
+
+
+async def regenerate_poster(cp_id: Any) -> tuple[str, str]:
+    """New QR secret and short code for a checkpoint: the old poster stops verifying at once."""
+    secret, code = new_poster_secrets()
+    async with write_transaction():
+        seq = await next_position()
+        rows = await Checkpoint.update({
+            Checkpoint.qr_hash: sha256_hex(secret), Checkpoint.code_hash: sha256_hex(code),
+            Checkpoint.secret_enc: encrypt(json.dumps({"qr": secret, "code": code})), Checkpoint.seq: seq,
+        }).where(Checkpoint.id == cp_id).returning(Checkpoint.id)
+        if not rows:
+            raise NotFound("没有这个点位 / no such checkpoint")
+    return secret, code
 
 
 async def figure(site_id: Any, code: str) -> float:
