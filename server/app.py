@@ -21,6 +21,8 @@ from server.db import engine
 from server.errors import AppError
 from server.console.routes import console_handlers
 from server.fieldapp.controllers import FieldAppController
+from server.notify.controllers import InboxController, NotificationsApi, PushApi
+from server.scheduler import scheduler_lifespan
 from server.security import security_headers_middleware
 from server.photos.controllers import PhotoController, PhotoSyncController
 from server.pages import WEB_DIR, home_url, optional_user, provide_user, redirect, request_language, template_config
@@ -105,6 +107,7 @@ def route_handlers() -> list[Any]:
     """Every domain's handlers; each later domain adds its own list here."""
     handlers: list[Any] = [index, healthz, AuthController, SitesApi]
     handlers += [FieldAppController]  # the field app: /app, /sw.js, /manifest.webmanifest
+    handlers += [PushApi, NotificationsApi, InboxController]  # /api/push, /api/notifications, /notifications
     handlers += [PhotoSyncController, PhotoController]  # /sync/photos/{sha256}, /photos/{sha256}
     handlers += admin_handlers  # /admin: sites, checkpoints and posters, templates, staff, import, audit
     handlers += console_handlers  # /console: today, review, rectifications, logs, reception, report
@@ -132,6 +135,6 @@ def create_app(extra_lifespan: list[Any] | None = None) -> Litestar:
             Exception: handle_unexpected,
         },
         openapi_config=OpenAPIConfig(title="Xunjian 巡检", version="1", path="/schema"),
-        lifespan=[database_pool, *(extra_lifespan or [])],
+        lifespan=[database_pool, scheduler_lifespan, *(extra_lifespan or [])],
         debug=False,
     )

@@ -1,25 +1,36 @@
 """What happened that someone must learn of: the domain code calls these after its change commits.
 
-The notifications issue fills in who gets what (inbox rows, Web Push, WeCom);
-until then each hook records nothing.
+Each hook stores inbox rows (and WeCom messages) and wakes this process's
+sender; it never sends anything itself, so a request handler is never held up
+by a push service. Calling a hook twice for the same event changes nothing.
+Who gets what is in rules.py.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from server.notify import rules
+
 
 async def finding_reported(finding: Any, rectification: Any) -> None:
     """A finding opened a rectification (emergency: supervisors at once; normal: the digest)."""
+    if rules.field(rectification, "severity") == "emergency":
+        await rules.emergency_finding(finding, rectification)
+    else:
+        await rules.digest_finding(finding, rectification)
 
 
 async def rectification_assigned(rectification: Any) -> None:
-    """A rectification got (or changed) its assignee."""
+    """A rectification got (or changed) its assignee: the assignee hears of it."""
+    await rules.to_assignee(rectification, "assigned", "assign")
 
 
 async def rectification_reopened(rectification: Any) -> None:
-    """A supervisor reopened a fixed rectification."""
+    """A supervisor reopened a fixed rectification: the assignee hears of it."""
+    await rules.to_assignee(rectification, "reopened", "reopen")
 
 
 async def slot_missed(slot: Any) -> None:
-    """A patrol window passed with no finished round."""
+    """A patrol window passed with no finished round: the site's supervisors hear of it."""
+    await rules.missed_slot(slot)

@@ -1,15 +1,56 @@
-"""Web Push subscriptions: several devices per person; the same endpoint is stored once."""
+"""Web Push subscriptions: several devices per person; the same endpoint is stored once.
+
+The field app re-sends its subscription on every open (browsers change them
+silently), through the `push.subscribe` sync op or the console endpoint; both
+land in `subscribe`, which is idempotent.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
+from urllib.parse import urlparse
 
 from server.db import write_transaction
+from server.errors import Invalid
 from server.notify.tables import PushSubscription
+from server.settings import get_settings
+
+MAX_ENDPOINT = 2000
+MAX_FAILURES = 20  # consecutive failed sends before a device is given up on
+
+
+def _b64url(value: str) -> bytes:
+    text = value.strip()
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def check(endpoint: str, p256dh: str, auth: str) -> None:
+    """A subscription the server can push to: an absolute URL and the browser's P-256 and auth keys.
+
+    Push services are HTTPS; a plain-http endpoint is accepted only when the
+    server itself runs on http (development), so nobody can point the server's
+    pushes at an internal address of a production network over plain http.
+    """
+    bad = Invalid("推送订阅无效 / not a valid push subscription", code="bad_subscription")
+    if not isinstance(endpoint, str) or not isinstance(p256dh, str) or not isinstance(auth, str):
+        raise bad
+    parsed = urlparse(endpoint)
+    allowed = ("https",) if get_settings().public_url.startswith("https://") else ("https", "http")
+    if parsed.scheme not in allowed or not parsed.hostname or len(endpoint) > MAX_ENDPOINT:
+        raise bad
+    try:
+        key, secret = _b64url(p256dh), _b64url(auth)
+    except (binascii.Error, ValueError) as exc:
+        raise bad from exc
+    if len(key) != 65 or key[0] != 4 or len(secret) != 16:
+        raise bad
 
 
 async def subscribe(staff_id: Any, endpoint: str, p256dh: str, auth: str) -> PushSubscription:
     """Store (or move to this person, with fresh keys) the subscription of one browser."""
+    check(endpoint, p256dh, auth)
     async with write_transaction():
         existing = await PushSubscription.objects().where(PushSubscription.endpoint == endpoint).first()
         if existing is not None:
@@ -22,7 +63,23 @@ async def subscribe(staff_id: Any, endpoint: str, p256dh: str, auth: str) -> Pus
 
 
 async def unsubscribe(staff_id: Any, endpoint: str) -> int:
-    rows = await PushSubscription.delete().where(
-        (PushSubscription.staff == staff_id) & (PushSubscription.endpoint == endpoint)
-    ).returning(PushSubscription.id)
+    """Forget one browser of this person (someone else's endpoint is left alone)."""
+    async with write_transaction():
+        rows = await PushSubscription.delete().where(
+            (PushSubscription.staff == staff_id) & (PushSubscription.endpoint == endpoint)
+        ).returning(PushSubscription.id)
     return len(rows)
+
+
+async def devices_of(staff_id: Any) -> list[PushSubscription]:
+    return await PushSubscription.objects().where(PushSubscription.staff == staff_id).order_by(
+        PushSubscription.created_at)
+
+
+async def record_failure(subscription_id: Any) -> None:
+    """Count a failed send; a device that keeps failing is dropped (its app re-subscribes on open)."""
+    async with write_transaction():
+        rows = await PushSubscription.update({PushSubscription.failures: PushSubscription.failures + 1}).where(
+            PushSubscription.id == subscription_id).returning(PushSubscription.failures)
+        if rows and rows[0]["failures"] >= MAX_FAILURES:
+            await PushSubscription.delete().where(PushSubscription.id == subscription_id)

@@ -1,0 +1,251 @@
+"""Who learns of what: the event rules behind the hooks in events.py and the scheduler's jobs.
+
+| event | kind | who | also |
+|---|---|---|---|
+| emergency finding | emergency | the site's supervisors, at once | WeCom |
+| normal finding | digest | the site's supervisors, grouped per site for DIGEST_MINUTES | |
+| assignment | assigned | the assignee | |
+| deadline within 1 h | due_soon | assignee and supervisors | |
+| deadline passed | overdue | assignee and supervisors | WeCom |
+| patrol window missed | missed_slot | the site's supervisors | WeCom |
+| reopen | reopened | the assignee | |
+
+Each person hears of each event once (the inbox's dedup key); the person who
+caused an event is not told of it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from server import i18n
+from server.changes import next_position
+from server.db import is_sqlite, write_transaction
+from server.notify import dispatch, links, wecom
+from server.notify.inbox import Draft, active_staff, json_value, language_of, store, supervisors_of
+from server.notify.messages import digest_text, local_time, rect_text, slot_text
+from server.notify.tables import Notification
+from server.rectifications.tables import Rectification, RectTransition
+from server.rounds.tables import RoundTemplate
+from server.sites.tables import Checkpoint, Site, Zone
+from server.staff.tables import Staff
+
+log = logging.getLogger("xunjian.notify")
+
+DIGEST_MINUTES = 15
+DUE_SOON = timedelta(hours=1)
+OPEN_STATES = ("open", "assigned", "in_progress", "reopened")
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def field(record: Any, name: str) -> Any:
+    """A column of a Piccolo row or of a plain dict (hooks get either)."""
+    return record.get(name) if isinstance(record, dict) else getattr(record, name, None)
+
+
+async def _site(site_id: Any) -> Site | None:
+    return await Site.objects().where(Site.id == site_id).first()
+
+
+async def _place(finding: Any) -> str:
+    checkpoint_id, zone_id = field(finding, "checkpoint"), field(finding, "zone")
+    if checkpoint_id is not None:
+        row = await Checkpoint.select(Checkpoint.name).where(Checkpoint.id == checkpoint_id).first()
+        if row:
+            return row["name"]
+    if zone_id is not None:
+        row = await Zone.select(Zone.name).where(Zone.id == zone_id).first()
+        if row:
+            return row["name"]
+    return ""
+
+
+def _rect_drafts(people: list[Staff], kind: str, event_key: str, rect: Any, site: Site, place: str = "",
+                 note: str | None = None) -> list[Draft]:
+    drafts = []
+    for person in people:
+        title, body = rect_text(
+            kind, language_of(person), site=site.name, category=field(rect, "category"), place=place,
+            note=field(rect, "note") if note is None else note, due=field(rect, "due_at"),
+            timezone=site.timezone, severity=field(rect, "severity"),
+        )
+        drafts.append(Draft(staff=person, kind=kind, event_key=event_key, title=title, body=body,
+                            url=links.rectification(field(rect, "id"), person.role)))
+    return drafts
+
+
+def _wecom_rect(kind: str, rect: Any, site: Site, place: str, assignee: Staff | None = None) -> str:
+    language = wecom.group_language()
+    title, _body = rect_text(kind, language, site=site.name, category=field(rect, "category"), place="", note="",
+                             due=None, timezone=site.timezone)
+    return wecom.markdown(title, [
+        ("notify.wecom.site", site.name), ("notify.wecom.place", place),
+        ("notify.wecom.note", field(rect, "note") or ""),
+        ("notify.wecom.due", local_time(field(rect, "due_at"), site.timezone)),
+        ("notify.wecom.assignee", assignee.name if assignee else ""),
+    ], links.absolute(links.rectification(field(rect, "id"), "supervisor")))
+
+
+async def emergency_finding(finding: Any, rect: Any) -> None:
+    site = await _site(field(rect, "site"))
+    if site is None:
+        return
+    place = await _place(finding)
+    people = await supervisors_of(site.id, exclude=[field(finding, "reporter")])
+    key = f"emergency:{field(rect, 'id')}"
+    await store(_rect_drafts(people, "emergency", key, rect, site, place, note=field(finding, "note") or ""))
+    await wecom.enqueue(site, key, _wecom_rect("emergency", rect, site, place))
+
+
+async def digest_finding(finding: Any, rect: Any) -> None:
+    """Add a normal finding to each supervisor's open digest of the site (or open one for DIGEST_MINUTES)."""
+    site = await _site(field(rect, "site"))
+    if site is None:
+        return
+    rect_id, category = str(field(rect, "id")), field(rect, "category")
+    at = now()
+    changed = False
+    async with write_transaction():
+        if not is_sqlite():
+            # Two findings of one site committed at once must land in one digest, not open two.
+            await Notification.raw("SELECT pg_advisory_xact_lock(hashtext({}))", f"digest:{site.id}")
+        for person in await supervisors_of(site.id, exclude=[field(finding, "reporter")]):
+            recent = await Notification.objects().where(
+                (Notification.staff == person.id) & (Notification.kind == "digest")
+                & Notification.event_key.like(f"digest:{site.id}:%")
+                & (Notification.created_at > at - timedelta(days=2))
+            )
+            if any(rect_id in json_value(n.data, {}).get("rect_ids", []) for n in recent):
+                continue  # the hook ran twice for this finding
+            held = next((n for n in recent if n.push_state == "held"), None)
+            if held is None:
+                data = {"site_id": str(site.id), "rect_ids": [rect_id], "categories": [category]}
+                title, body = digest_text(language_of(person), site=site.name, categories=data["categories"])
+                await store([Draft(staff=person, kind="digest", event_key=f"digest:{site.id}:{rect_id}",
+                                   title=title, body=body, url=links.rectification_queue(site.id), data=data,
+                                   hold_until=at + timedelta(minutes=DIGEST_MINUTES))])
+            else:
+                data = dict(json_value(held.data, {}))
+                data["rect_ids"] = [*data.get("rect_ids", []), rect_id]
+                data["categories"] = [*data.get("categories", []), category]
+                title, body = digest_text(language_of(person), site=site.name, categories=data["categories"])
+                seq = await next_position()
+                await Notification.update({
+                    Notification.title: title, Notification.body: body, Notification.data: data,
+                    Notification.seq: seq,
+                }).where((Notification.id == held.id) & (Notification.push_state == "held"))
+            changed = True
+    if changed:
+        dispatch.wake()
+
+
+async def release_digests(at: datetime | None = None) -> int:
+    """Digests whose collecting time is over go out (or stay quiet for people who muted digests)."""
+    at = at or now()
+    rows = await Notification.select(Notification.id, Notification.staff).where(
+        (Notification.push_state == "held") & (Notification.push_next_at <= at))
+    if not rows:
+        return 0
+    muted = {s["id"]: json_value(s["muted"], []) for s in await Staff.select(Staff.id, Staff.muted).where(
+        Staff.id.is_in(list({r["staff"] for r in rows})))}
+    released = 0
+    for row in rows:
+        state = "muted" if "digest" in muted.get(row["staff"], []) else "pending"
+        async with write_transaction():
+            done = await Notification.update({Notification.push_state: state, Notification.push_next_at: at}).where(
+                (Notification.id == row["id"]) & (Notification.push_state == "held")).returning(Notification.id)
+        released += len(done)
+    if released:
+        dispatch.wake()
+    return released
+
+
+async def _last_transition(rect_id: Any, action: str) -> RectTransition | None:
+    return await RectTransition.objects().where(
+        (RectTransition.rectification == rect_id) & (RectTransition.action == action)
+        & (RectTransition.outcome == "applied")
+    ).order_by(RectTransition.position, ascending=False).first()
+
+
+async def to_assignee(rect: Any, kind: str, action: str) -> None:
+    """Assignment or reopen: the assignee hears of it, unless they did it themselves."""
+    assignee = await active_staff(field(rect, "assignee"))
+    site = await _site(field(rect, "site"))
+    if assignee is None or site is None:
+        return
+    step = await _last_transition(field(rect, "id"), action)
+    if step is not None and step.actor == assignee.id:
+        return
+    key = f"{kind}:{field(rect, 'id')}:{step.id if step is not None else assignee.id}"
+    note = step.note if step is not None and kind == "reopened" and step.note else None
+    await store(_rect_drafts([assignee], kind, key, rect, site, note=note))
+
+
+async def missed_slot(slot: Any) -> None:
+    site = await _site(field(slot, "site"))
+    template = await RoundTemplate.objects().where(RoundTemplate.id == field(slot, "template")).first()
+    if site is None or template is None:
+        return
+    key = f"missed_slot:{field(slot, 'id')}"
+    start, end = field(slot, "window_start"), field(slot, "window_end")
+    drafts = []
+    for person in await supervisors_of(site.id):
+        language = language_of(person)
+        title, body = slot_text(language, site=site.name, start=start, end=end, timezone=site.timezone,
+                                round_name=i18n.pick(template.name_zh, template.name_en, language=language))
+        drafts.append(Draft(staff=person, kind="missed_slot", event_key=key, title=title, body=body,
+                            url=links.patrol_slots(site.id)))
+    await store(drafts)
+    language = wecom.group_language()
+    title, _ = slot_text(language, site=site.name, start=start, end=end, timezone=site.timezone,
+                         round_name=i18n.pick(template.name_zh, template.name_en, language=language))
+    await wecom.enqueue(site, key, wecom.markdown(title, [
+        ("notify.wecom.site", site.name),
+        ("notify.wecom.window", f"{local_time(start, site.timezone)}–{local_time(end, site.timezone, False)}"),
+    ], links.absolute(links.patrol_slots(site.id))))
+
+
+def clock_stopped(rect: Rectification) -> bool:
+    """Arrival on site ends the emergency-repair clock (30 min to be there, not to be done)."""
+    return rect.sla_code == "sla.emergency_repair" and rect.started_at is not None
+
+
+async def check_deadlines(at: datetime | None = None) -> dict[str, int]:
+    """Warn of deadlines within the hour and of deadlines passed (then flag the rectification overdue)."""
+    at = at or now()
+    rows = await Rectification.objects().where(
+        Rectification.state.is_in(list(OPEN_STATES)) & Rectification.due_at.is_not_null()
+        & (
+            ((Rectification.due_at > at) & (Rectification.due_at <= at + DUE_SOON))
+            | ((Rectification.due_at <= at) & (Rectification.overdue_flagged == False))  # noqa: E712
+        )
+    ).order_by(Rectification.due_at)
+    counts = {"due_soon": 0, "overdue": 0}
+    sites: dict[Any, Site | None] = {}
+    for rect in rows:
+        if clock_stopped(rect):
+            continue
+        if rect.site not in sites:
+            sites[rect.site] = await _site(rect.site)
+        site = sites[rect.site]
+        if site is None:
+            continue
+        kind = "overdue" if rect.due_at <= at else "due_soon"
+        if kind == "due_soon" and rect.due_at - rect.created_at <= DUE_SOON:
+            continue  # a clock of an hour or less (emergencies) was announced when it started
+        assignee = await active_staff(rect.assignee)
+        people = ([assignee] if assignee else []) + await supervisors_of(site.id, exclude=[rect.assignee])
+        key = f"{kind}:{rect.id}:{int(rect.due_at.timestamp())}"
+        counts[kind] += len(await store(_rect_drafts(people, kind, key, rect, site)))
+        if kind == "overdue":
+            await wecom.enqueue(site, key, _wecom_rect("overdue", rect, site, "", assignee))
+            # overdue_flagged is not in what phones pull, so the row's seq stays.
+            async with write_transaction():
+                await Rectification.update({Rectification.overdue_flagged: True}).where(
+                    (Rectification.id == rect.id) & (Rectification.due_at == rect.due_at))
+    return counts
