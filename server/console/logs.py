@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import csv
 import io
-import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from server import i18n, standard
+from server.console import slots
 from server.console.access import SiteClock, now
 from server.console.filters import PAGE_SIZE, LogFilter
 from server.console.lookups import staff_names
 from server.rectifications.tables import Rectification
-from server.rounds.tables import CheckAnswer, PatrolSlot, RoundTemplate, Visit
-from server.settings import get_settings
+from server.rounds.tables import CheckAnswer, Visit
 
 CSV_LIMIT = 50_000
 
@@ -24,13 +23,6 @@ CSV_LIMIT = 50_000
 def category_name(code: str, language: str) -> str:
     cat = standard.category(code)
     return i18n.pick(cat["zh"], cat["en"], language=language) if cat else code
-
-
-async def patrol_template_ids(site_id: Any) -> list[Any]:
-    """Templates scheduled every N hours: their slots are what patrol coverage counts."""
-    rows = await RoundTemplate.select(RoundTemplate.id, RoundTemplate.frequency).where(
-        RoundTemplate.site == site_id).output(load_json=True)
-    return [r["id"] for r in rows if (r["frequency"] or {}).get("period") == "hours"]
 
 
 @dataclass
@@ -170,32 +162,24 @@ async def rect_log(clock: SiteClock, f: LogFilter) -> Page:
 
 
 async def slot_log(clock: SiteClock, year: int, month: int, status: str, page: int) -> Page:
-    """Patrol slots of a month (the records behind the patrol coverage figure)."""
+    """Patrol windows of a month (the records behind the patrol coverage figure), as the report counts them."""
     start, end = clock.month_range(year, month)
-    grace = timedelta(minutes=get_settings().slot_grace_minutes)
-    at = now()
-    w = [PatrolSlot.site == clock.site.id, PatrolSlot.window_start >= start, PatrolSlot.window_start < end,
-         PatrolSlot.template.is_in(await patrol_template_ids(clock.site.id) or [uuid.uuid4()])]
-    if status == "missed":
-        # Unsettled windows that are over count as missed, as in the report.
-        w.append((PatrolSlot.status == "missed")
-                 | ((PatrolSlot.status == "pending") & (PatrolSlot.window_end < at - grace)))
-    elif status:
-        w.append(PatrolSlot.status == status)
-    where = _and(w)
-    total = await PatrolSlot.count().where(where)
-    rows = await PatrolSlot.select(
-        PatrolSlot.id, PatrolSlot.window_start, PatrolSlot.window_end, PatrolSlot.status, PatrolSlot.round,
-        PatrolSlot.staff, PatrolSlot.settled_at, PatrolSlot.template.name_zh.as_alias("template_zh"),
-        PatrolSlot.template.name_en.as_alias("template_en"), PatrolSlot.template.frequency.as_alias("frequency"),
-    ).where(where).order_by(PatrolSlot.window_start).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE).output(
-        load_json=True)
-    names = await staff_names(r["staff"] for r in rows)
-    for r in rows:
+    days = []
+    day = clock.local(start).date()
+    while clock.day_start(day) < end:
+        days.append(day)
+        day += timedelta(days=1)
+    templates = await slots.patrol_templates(clock.site.id)
+    names_of = {t.id: (t.name_zh, t.name_en) for t in templates}
+    rows = await slots.windows(clock.site, templates, days, now())
+    if status:
+        rows = [r for r in rows if r["status"] == status]
+    shown = rows[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
+    names = await staff_names(r["staff"] for r in shown)
+    for r in shown:
+        r["template_zh"], r["template_en"] = names_of[r["template"]]
         r["staff_name"] = (names.get(r["staff"]) or {}).get("name", "")
-        if r["status"] == "pending" and r["window_end"] + grace < at:
-            r["status"] = "missed"
-    return Page(rows=rows, total=total, page=page)
+    return Page(rows=shown, total=len(rows), page=page)
 
 
 def _fmt(clock: SiteClock, moment: Any) -> str:

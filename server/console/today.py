@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from server.console import slots
 from server.console.access import SiteClock, now
-from server.console.lookups import field_staff, round_proofs, staff_names, templates_of
+from server.console.lookups import field_staff, round_proofs, staff_names
 from server.rectifications.tables import Finding, Rectification
-from server.rounds.tables import PatrolSlot, Round, Visit
+from server.rounds.tables import Round, Visit
 from server.settings import get_settings
 from server.staff.tables import DeviceToken
 from sync.tables import SyncOp
@@ -31,33 +32,31 @@ def deadline_flag(due_at: datetime | None, state: str, at: datetime) -> str:
 
 async def slot_grid(clock: SiteClock, at: datetime) -> list[dict[str, Any]]:
     """Today's patrol windows per round template, each with its status, guard and proof quality."""
-    start, end = clock.day_range(clock.today(at))
-    slots = await PatrolSlot.select().where(
-        (PatrolSlot.site == clock.site.id) & (PatrolSlot.window_start >= start) & (PatrolSlot.window_start < end)
-    ).order_by(PatrolSlot.window_start)
-    if not slots:
+    templates = await slots.patrol_templates(clock.site.id)
+    windows = await slots.windows(clock.site, templates, [clock.today(at)], at)
+    if not windows:
         return []
-    templates = await templates_of(clock.site.id)
+    by_id = {t.id: t for t in templates}
+    round_ids = [w["round"] for w in windows if w["round"]]
     rounds = {}
-    round_ids = [s["round"] for s in slots if s["round"]]
     if round_ids:
-        rounds = {r["id"]: r for r in await Round.select(Round.id, Round.staff, Round.state).where(
-            Round.id.is_in(round_ids))}
-    names = await staff_names([s["staff"] for s in slots] + [r["staff"] for r in rounds.values()])
+        rounds = {r["id"]: r for r in await Round.select(Round.id, Round.staff).where(Round.id.is_in(round_ids))}
+    names = await staff_names([w["staff"] for w in windows] + [r["staff"] for r in rounds.values()])
     proofs = await round_proofs(round_ids)
     grid: dict[Any, dict[str, Any]] = {}
-    for slot in slots:
-        template = templates.get(slot["template"], {})
-        row = grid.setdefault(slot["template"], {"template": template, "slots": []})
-        rnd = rounds.get(slot["round"])
-        guard_id = slot["staff"] or (rnd["staff"] if rnd else None)
-        status = slot["status"]
-        if status == "pending" and slot["window_start"] <= at < slot["window_end"]:
+    for w in windows:
+        template = by_id[w["template"]]
+        row = grid.setdefault(w["template"], {"template": {"name_zh": template.name_zh, "name_en": template.name_en},
+                                              "slots": []})
+        rnd = rounds.get(w["round"])
+        guard_id = w["staff"] or (rnd["staff"] if rnd else None)
+        status = w["status"]
+        if status == "pending" and w["window_start"] <= at < w["window_end"]:
             status = "current"
         row["slots"].append({
-            "id": slot["id"], "status": status, "window_start": clock.local(slot["window_start"]),
-            "window_end": clock.local(slot["window_end"]), "round_id": slot["round"],
-            "guard": names.get(guard_id), "proof": proofs.get(slot["round"]) if slot["round"] else None,
+            "id": w["id"], "status": status, "window_start": clock.local(w["window_start"]),
+            "window_end": clock.local(w["window_end"]), "round_id": w["round"], "guard": names.get(guard_id),
+            "proof": proofs.get(w["round"]) if w["round"] else None,
         })
     return list(grid.values())
 

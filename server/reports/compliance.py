@@ -2,13 +2,13 @@
 
 Which records count, in one place (the console's report page and its tests rely on it):
 
-- Patrol coverage: patrol slots (templates scheduled every N hours) whose window
-  starts in the month and is over, or already settled; covered = done on time.
-  A slot still pending once its window and grace are over counts as missed.
+- Patrol coverage: the windows of templates scheduled every N hours starting in
+  the month (server/console/slots.py: stored or not), once settled or over;
+  covered = done on time. A window still pending once its grace is over is missed.
 - Scheduled rounds (cleaning, wells, greenery, pests, lighting...): per period of
-  the template's frequency ending in the month, finished rounds started in the
-  period, at most `times` per period. A period counts once it has ended, or as
-  soon as it has all its rounds.
+  the template's frequency ending in the month (and after the site was set up),
+  finished rounds started in the period, at most `times` per period. A period
+  counts once it has ended, or as soon as it has all its rounds.
 - Deadlines: rectifications reported in the month, by the deadline (SLA) they
   run against. The emergency-repair clock stops at arrival (the first `start`,
   or a `fix` without one); every other clock stops at the fix that stands (a
@@ -31,12 +31,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 from server import standard
+from server.console import slots
 from server.console.access import SiteClock, now
 from server.errors import Invalid
 from server.rectifications.tables import Rectification, RectTransition
 from server.reports.periods import SCHEDULED, periods_ending_in
-from server.rounds.tables import PatrolSlot, Round, RoundTemplate
-from server.settings import get_settings
+from server.rounds.tables import Round, RoundTemplate
 from server.sites.tables import Light, SiteFigure
 
 FIXED_STATES = ("fixed", "verified")
@@ -139,34 +139,27 @@ async def _figures(site_id: Any) -> dict[str, dict[str, Any]]:
     return {r["code"]: r for r in rows}
 
 
-async def patrol_coverage(clock: SiteClock, start: datetime, end: datetime, at: datetime,
-                          templates: dict[Any, dict[str, Any]]) -> tuple[dict[str, int], list[DayCoverage]]:
-    """Counts of due, on-time, late and missed patrol slots of the month, in total and per local day."""
-    patrol_ids = [tid for tid, t in templates.items() if (t["frequency"] or {}).get("period") == "hours"]
+async def patrol_coverage(clock: SiteClock, start: datetime, end: datetime,
+                          at: datetime) -> tuple[dict[str, int], list[DayCoverage]]:
+    """Counts of due, on-time, late and missed patrol windows of the month, in total and per local day."""
     days: dict[date, DayCoverage] = {}
     day = clock.local(start).date()
     while clock.day_start(day) < end:
         days[day] = DayCoverage(day)
         day += timedelta(days=1)
     totals = {"due": 0, "on_time": 0, "late": 0, "missed": 0, "pending": 0}
-    if patrol_ids:
-        grace = timedelta(minutes=get_settings().slot_grace_minutes)
-        slots = await PatrolSlot.select(PatrolSlot.window_start, PatrolSlot.window_end, PatrolSlot.status).where(
-            (PatrolSlot.site == clock.site.id) & PatrolSlot.template.is_in(patrol_ids)
-            & (PatrolSlot.window_start >= start) & (PatrolSlot.window_start < end))
-        for slot in slots:
-            status = slot["status"]
-            if status == "pending":
-                if slot["window_end"] + grace > at:
-                    totals["pending"] += 1
-                    continue
-                status = "missed"
-            bucket = days[clock.local(slot["window_start"]).date()]
-            bucket.due += 1
-            totals["due"] += 1
-            key = {"done": "on_time", "late": "late"}.get(status, "missed")
-            totals[key] += 1
-            setattr(bucket, key, getattr(bucket, key) + 1)
+    templates = await slots.patrol_templates(clock.site.id)
+    for w in await slots.windows(clock.site, templates, list(days), at):
+        status = w["status"]
+        if status == "pending":
+            totals["pending"] += 1
+            continue
+        bucket = days[clock.local(w["window_start"]).date()]
+        key = {"done": "on_time", "late": "late"}.get(status, "missed")
+        bucket.due += 1
+        totals["due"] += 1
+        totals[key] += 1
+        setattr(bucket, key, getattr(bucket, key) + 1)
     return totals, list(days.values())
 
 
@@ -192,6 +185,8 @@ async def scheduled_rounds(clock: SiteClock, year: int, month: int, at: datetime
             per_day[clock.local(r["started_at"]).date()] += 1
         done = expected = 0
         for p_start, p_end in periods:
+            if clock.day_start(p_end) <= clock.site.created_at:
+                continue  # the site did not exist yet
             count = sum(n for d, n in per_day.items() if p_start <= d < p_end)
             if p_end <= today or count >= times:
                 expected += times
@@ -321,7 +316,7 @@ async def compliance_report(clock: SiteClock, year: int, month: int, at: datetim
         RoundTemplate.frequency, RoundTemplate.active, RoundTemplate.extrapolated,
     ).where(RoundTemplate.site == site.id).output(load_json=True)}
 
-    totals, daily = await patrol_coverage(clock, start, end, at, templates)
+    totals, daily = await patrol_coverage(clock, start, end, at)
     coverage_target = figures.get("rate.patrol_coverage", {}).get("value", 100.0)
     patrol = Figure(
         key="rate.patrol_coverage", label_zh="巡查时段覆盖率 (按时完成/应巡)", label_en="Patrol windows done on time / due",

@@ -1,0 +1,57 @@
+"""Patrol windows as the console counts them: every window the schedule asks for, stored or not.
+
+A window only becomes a PatrolSlot row when a round settles it or the scheduler
+materialises it; one nobody ever opened the app for (or that passed while the
+scheduler was down) still counts, as missed once its grace is over. Ids are the
+rounds service's deterministic slot ids, so stored and computed windows match.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any, Iterable
+
+from server.rounds import services as rounds
+from server.rounds.tables import PatrolSlot, RoundTemplate
+from server.settings import get_settings
+from server.sites.tables import Site
+
+
+def is_patrol(template: Any) -> bool:
+    """Templates scheduled every N hours: their windows are what patrol coverage counts."""
+    return rounds.frequency_of(template).get("period") == "hours"
+
+
+async def patrol_templates(site_id: Any) -> list[RoundTemplate]:
+    rows = await RoundTemplate.objects().where(
+        (RoundTemplate.site == site_id) & (RoundTemplate.active == True)  # noqa: E712
+    ).output(load_json=True)
+    return [t for t in rows if is_patrol(t)]
+
+
+async def windows(site: Site, templates: Iterable[Any], days: Iterable[date], at: datetime) -> list[dict[str, Any]]:
+    """Every window of these templates on these local days, with its status as of `at`.
+
+    Status is the stored one, else "pending" while the window (plus grace) is
+    open and "missed" after; windows before the site existed are left out.
+    """
+    grace = timedelta(minutes=get_settings().slot_grace_minutes)
+    planned: dict[Any, dict[str, Any]] = {}
+    for template in templates:
+        for day in days:
+            for start, end in rounds.slot_windows(template, day, site.timezone):
+                if end <= site.created_at:
+                    continue
+                sid = rounds.slot_id(template.id, start)
+                planned[sid] = {"id": sid, "template": template.id, "window_start": start, "window_end": end,
+                                "status": "pending", "round": None, "staff": None, "stored": False}
+    ids = list(planned)
+    for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
+        for row in await PatrolSlot.select(PatrolSlot.id, PatrolSlot.status, PatrolSlot.round,
+                                           PatrolSlot.staff).where(PatrolSlot.id.is_in(chunk)):
+            planned[row["id"]].update(status=row["status"], round=row["round"], staff=row["staff"], stored=True)
+    out = sorted(planned.values(), key=lambda w: (w["window_start"], str(w["template"])))
+    for w in out:
+        if w["status"] == "pending" and w["window_end"] + grace <= at:
+            w["status"] = "missed"
+    return out
