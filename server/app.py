@@ -29,6 +29,7 @@ from server.pages import WEB_DIR, home_url, optional_user, provide_user, redirec
 from server.settings import get_settings
 from server.sites.controllers import SitesApi
 from server.staff.controllers import AuthController
+from sync.controllers import SyncController
 
 log = logging.getLogger("xunjian")
 
@@ -108,6 +109,7 @@ def route_handlers() -> list[Any]:
     handlers: list[Any] = [index, healthz, AuthController, SitesApi]
     handlers += [FieldAppController]  # the field app: /app, /sw.js, /manifest.webmanifest
     handlers += [PushApi, NotificationsApi, InboxController]  # /api/push, /api/notifications, /notifications
+    handlers += [SyncController]  # /sync/pull, /sync/push
     handlers += [PhotoSyncController, PhotoController]  # /sync/photos/{sha256}, /photos/{sha256}
     handlers += admin_handlers  # /admin: sites, checkpoints and posters, templates, staff, import, audit
     handlers += console_handlers  # /console: today, review, rectifications, logs, reception, report

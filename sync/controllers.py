@@ -1,0 +1,44 @@
+"""The sync endpoints (thin): device-token auth, then one call into sync.pull or sync.push."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
+from litestar.params import FromQuery
+
+from server.staff.auth import DeviceAuth, device_user
+from sync import push as push_service
+from sync.ops import MAX_BYTES, check_size, parse_envelope
+from sync.pull import pull as pull_snapshot
+
+
+async def bearer(request: Request) -> DeviceAuth:
+    """The device token's owner: 401 bad_token (unknown) or token_expired (expired or revoked)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return await device_user(token.strip() if scheme.lower() == "bearer" else None)
+
+
+class SyncController(Controller):
+    path = "/sync"
+
+    @get("/pull")
+    async def pull(self, request: Request, since: FromQuery[str | None] = None) -> dict[str, Any]:
+        """A full snapshot (no `since`, or a cursor the server cannot use) or the changes since the cursor."""
+        auth = await bearer(request)
+        return await pull_snapshot(auth.staff, since, auth.token)
+
+    # Litestar's own limit is set a little above ours so that we, not it, answer with the contract's reason.
+    @post("/push", status_code=200, request_max_body_size=MAX_BYTES + 1)
+    async def push(self, request: Request) -> dict[str, Any]:
+        """Apply a batch of outbox operations; the size is judged before the content."""
+        auth = await bearer(request)
+        check_size(request.content_length)
+        try:
+            body = await request.body()
+        except RequestEntityTooLarge:
+            check_size(MAX_BYTES + 1)
+            raise
+        return await push_service.push(auth, parse_envelope(body))
