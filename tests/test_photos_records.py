@@ -180,3 +180,16 @@ def test_photos_of_records_lists_what_the_console_shows(field):
         (sha(data), True, True), (sha(absent), False, False)]
     assert shown[0]["reused_record_id"] == first and shown[0]["width"] == 640
     assert shown[0]["thumb_url"] == f"/photos/{sha(data)}?size=thumb"
+
+
+def test_a_finding_reported_from_a_visit_shares_its_round(field):
+    """Without a round id, the finding's visit tells which round it belongs to."""
+    from server.rectifications.services import report_finding
+
+    data = jpeg(seed=314)
+    assert field.upload(data) == 201
+    rnd = field.round()
+    visit_id, _ = field.visit(rnd, [sha(data)])
+    outcome = run(report_finding(field.users["guard"], uuid.uuid4(), field.site["site"].id, "facility", "normal",
+                                 visit_id=visit_id, photos=[sha(data)]))
+    assert not refs_of(outcome.rectification.id)[0]["possibly_reused"]

@@ -191,3 +191,43 @@ def test_a_bad_image_can_be_resent_fixed(phone):
     assert put(phone, half).status_code == 422
     assert phone["client"].head(f"/sync/photos/{sha(half)}", headers=phone["auth"]).status_code == 404
     assert put(phone, whole).status_code == 201
+
+
+def test_the_same_new_photo_from_two_connections_is_stored_once(app, phone):
+    """Two uploads of one photo at once (two phones, or a retry racing the first try): one row, 201 and 200."""
+    import httpx
+
+    from server.photos.tables import Photo
+
+    data = jpeg(1600, 1200, seed=112)
+    headers = {**phone["auth"], "Content-Type": "image/jpeg"}
+
+    async def both() -> list[int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as c:
+            answers = await asyncio.gather(*[c.put(f"/sync/photos/{sha(data)}", content=data, headers=headers)
+                                             for _ in range(2)])
+        return sorted(a.status_code for a in answers)
+
+    assert asyncio.run(both()) == [200, 201]
+    assert run(Photo.count().where(Photo.sha256 == sha(data))) == 1
+
+
+def test_decoding_runs_off_the_event_loop(phone, monkeypatch):
+    """Pillow work happens in a worker thread: no event loop is running where the photo is decoded."""
+    from server.photos import processing
+
+    loops: list[bool] = []
+    real = processing.process
+
+    def recording(*args: Any) -> Any:
+        try:
+            asyncio.get_running_loop()
+            loops.append(True)
+        except RuntimeError:
+            loops.append(False)
+        return real(*args)
+
+    monkeypatch.setattr(processing, "process", recording)
+    assert put(phone, jpeg(seed=113)).status_code == 201
+    assert loops == [False]

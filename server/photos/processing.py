@@ -165,9 +165,9 @@ def process(data: bytes, content_type: str, max_pixels: int) -> ProcessedPhoto:
     try:
         image, width, height, captured = _decode(data, fmt, max_pixels)
         rgb = _to_srgb(image)
-        full = rgb.resize(fit(rgb.size, FULL_EDGE), Image.Resampling.LANCZOS, reducing_gap=3.0) \
+        full = rgb.resize(fit(rgb.size, FULL_EDGE), Image.Resampling.LANCZOS, reducing_gap=2.0) \
             if max(rgb.size) > FULL_EDGE else rgb
-        thumb = full.resize(fit(full.size, THUMB_EDGE), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        thumb = full.resize(fit(full.size, THUMB_EDGE), Image.Resampling.LANCZOS, reducing_gap=2.0)
         return ProcessedPhoto(
             full=_encode(full, FULL_QUALITY), thumb=_encode(thumb, THUMB_QUALITY),
             width=width, height=height, phash=dhash(thumb), captured_at=captured,
