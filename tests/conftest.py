@@ -191,7 +191,8 @@ class LiveServer:
             [sys.executable, "-m", "server", "serve", "--demo", "--port", str(self.port), "--log-level", "warning"],
             cwd=ROOT, env=self.env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
         )
-        deadline = time.time() + 60
+        # Generous: on a loaded two-core machine migrating and loading the demo takes a while.
+        deadline = time.time() + 180
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log.read_text()[-3000:]}")
@@ -200,7 +201,8 @@ class LiveServer:
                     return self
             except OSError:
                 time.sleep(0.2)
-        raise RuntimeError("server did not start in 60 s")
+        self.stop()  # never leave a half-started server behind
+        raise RuntimeError("server did not start in 180 s")
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
