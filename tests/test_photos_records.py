@@ -193,3 +193,25 @@ def test_a_finding_reported_from_a_visit_shares_its_round(field):
     outcome = run(report_finding(field.users["guard"], uuid.uuid4(), field.site["site"].id, "facility", "normal",
                                  visit_id=visit_id, photos=[sha(data)]))
     assert not refs_of(outcome.rectification.id)[0]["possibly_reused"]
+
+
+def test_through_the_sync_endpoints_a_finding_completes_when_its_photo_arrives(client, make_site):
+    """A phone pushes a finding before its photo; the next incremental pull shows it complete."""
+    from phone import Phone
+
+    site = make_site(roles=("guard", "supervisor"))
+    guard = Phone(client, site["users"]["guard"].username).login()
+    supervisor = Phone(client, site["users"]["supervisor"].username).login()
+    supervisor.pull()
+    digest = guard.add_photo(jpeg(seed=315))
+    rect_id = guard.report(str(site["site"].id), "hazard", photos=[digest], note="消防通道堆放杂物")
+    [answer] = guard.push()
+    assert answer["status"] == "applied" and answer["missing_photos"] == [digest]
+    assert supervisor.pull()["rectifications"][0]["photos_missing"] == 1
+
+    assert guard.upload_photos() == [digest] and guard.photos == {}
+    changed = supervisor.pull()["rectifications"]
+    assert [(r["id"], r["photos_missing"]) for r in changed] == [(rect_id, 0)]
+    assert supervisor.pull()["rectifications"] == []  # nothing new since
+    shown = client.get(f"/photos/{digest}?size=thumb", headers=supervisor.headers())
+    assert shown.status_code == 200 and shown.headers["content-type"] == "image/jpeg"
