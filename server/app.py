@@ -17,14 +17,14 @@ from piccolo.engine.postgres import PostgresEngine
 
 from server import i18n
 from server.admin import admin_handlers
+from server.console.routes import console_handlers
 from server.db import engine
 from server.errors import AppError
-from server.console.routes import console_handlers
 from server.fieldapp.controllers import FieldAppController
 from server.notify.controllers import InboxController, NotificationsApi, PushApi
+from server.photos.controllers import PhotoController, PhotoSyncController
 from server.scheduler import scheduler_lifespan
 from server.security import security_headers_middleware
-from server.photos.controllers import PhotoController, PhotoSyncController
 from server.pages import WEB_DIR, home_url, optional_user, provide_user, redirect, request_language, template_config
 from server.settings import get_settings
 from server.sites.controllers import SitesApi
@@ -51,7 +51,7 @@ def _error_response(request: Request, status: int, code: str, reason: str, extra
     if code == "csrf":
         message_key = "error.csrf"
     message = i18n.translate(language, message_key) if message_key else reason
-    return Template(template_name="error.html", status_code=status,
+    return Template(template_name="error.html", status_code=status, media_type=MediaType.HTML,
                     context={"status": status, "code": code, "message": message})
 
 
@@ -77,6 +77,13 @@ def handle_http_exception(request: Request, exc: HTTPException) -> Response:
 def handle_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return _error_response(request, 500, "internal", "内部错误 / internal error")
+
+
+async def html_templates(response: Response) -> Response:
+    """Rendered templates are HTML whatever a handler's return annotation made Litestar guess."""
+    if isinstance(response, Template) and not response.media_type:
+        response.media_type = MediaType.HTML
+    return response
 
 
 @get("/", include_in_schema=False)
@@ -126,6 +133,7 @@ def create_app(extra_lifespan: list[Any] | None = None) -> Litestar:
         ],
         dependencies={"user": Provide(provide_user)},
         middleware=[security_headers_middleware],
+        after_request=html_templates,
         template_config=template_config(),
         csrf_config=CSRFConfig(
             secret=csrf_secret, cookie_name="xj_csrf", cookie_secure=settings.cookies_secure,

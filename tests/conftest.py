@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -64,12 +65,26 @@ ON_POSTGRES = bool(PG_ADMIN_URL)
 
 
 def run(awaitable: Any) -> Any:
-    """Run a coroutine or a Piccolo query from a synchronous test."""
+    """Run a coroutine or a Piccolo query from a synchronous test.
+
+    Sync Playwright keeps an event loop running in the main thread once a
+    browser has started, so there the coroutine runs on a loop of its own thread.
+    """
 
     async def wait() -> Any:
         return await awaitable
 
-    return asyncio.run(wait())
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(wait())
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, wait()).result()
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    """Browser tests last: fast feedback first, and one Playwright loop for the tail of the session."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
 
 def pytest_report_header(config: Any) -> str:

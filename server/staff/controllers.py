@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlparse
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, MediaType, Request, get, post
 from litestar.datastructures import Cookie
 from litestar.params import FromPath, FromQuery, JSONBody, URLEncodedBody
 from litestar.response import Response, Template
@@ -70,7 +70,7 @@ class AuthController(Controller):
         if language_error is not None:
             key, params = language_error
             return Template(
-                template_name="login.html", status_code=401 if key == "login.bad_credentials" else 429,
+                template_name="login.html", media_type=MediaType.HTML, status_code=401 if key == "login.bad_credentials" else 429,
                 context={"error": (key, params), "username": data.username, "next": _safe_next(data.next) or ""},
             )
         # A fresh session token on every login: a token planted before login is never promoted.
