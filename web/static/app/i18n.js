@@ -47,12 +47,24 @@ export function category(code) {
   return categories.find((c) => c.code === code) || { code, zh: code, en: code, icon: "❓" };
 }
 
+let timeZone;
+
+/** Times are shown in the site's time zone (the phone's own clock zone may differ). */
+export function setTimeZone(zone) {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: zone });
+    timeZone = zone;
+  } catch (_) {
+    timeZone = undefined;
+  }
+}
+
 export function formatTime(iso, withDate = false) {
   if (!iso) return "";
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return "";
   const opts = withDate ? { month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit" } : { hour: "2-digit", minute: "2-digit" };
-  return new Intl.DateTimeFormat(language, opts).format(d);
+  return new Intl.DateTimeFormat(language, { ...opts, timeZone }).format(d);
 }
 
 export function formatBytes(n) {

@@ -2,7 +2,7 @@
 import { h, mount, toast } from "./dom.js";
 import * as i18n from "./i18n.js";
 import { t } from "./i18n.js";
-import { kv } from "./store.js";
+import { kv, serverList } from "./store.js";
 import * as sync from "./sync.js";
 import { uuid7 } from "./ids.js";
 import { dropOrphans } from "./camera.js";
@@ -59,6 +59,12 @@ function parseHash() {
 function buildTabs() {
   const items = [["#/", "🏠", "field.nav.home"], ["#/rects", "🛠", "field.nav.rects"], ["#/finding", "⚠️", "field.nav.report"], ["#/settings", "⚙️", "field.nav.settings"]];
   mount(tabs, items.map(([href, icon, key]) => h("a.tab", { href, "data-tab": href }, h("span.icon", {}, icon), h("span", {}, t(key)))));
+}
+
+async function followSiteZone() {
+  const sites = await serverList("sites");
+  const mine = sites.find((x) => ctx.user && (ctx.user.site_ids || []).includes(x.id)) || sites[0];
+  if (mine && mine.timezone) i18n.setTimeZone(mine.timezone);
 }
 
 async function updateStatus() {
@@ -157,8 +163,10 @@ async function boot() {
   mount(root, h("header.bar", {}, backEl, titleEl, statusEl), view, tabs);
   registerWorker();
   if (!ctx.auth) await sessionLogin();
+  await followSiteZone();
   sync.events.addEventListener("change", async () => {
     ctx.user = (await kv.get("me")) || ctx.user;
+    if (!sync.state.running) await followSiteZone();
     updateStatus();
     // Screens that show server data or sync state follow each run.
     if (!sync.state.running && ["/", "/rects", "/settings", "/attention"].includes(parseHash().path)) render();

@@ -11,6 +11,12 @@ import {
 const STATUS_KIND = { done: "ok", pending: "", due_now: "warn", late: "bad", missed: "bad" };
 const DAY = 24 * 3600 * 1000;
 
+function windowText(d) {
+  // A window longer than a day (weekly, monthly rounds) shows its dates.
+  const long = Date.parse(d.window_end) - Date.parse(d.window_start) > DAY - 60000;
+  return `${formatTime(d.window_start, long)} – ${formatTime(d.window_end, long)}`;
+}
+
 export function stateText(st) {
   if (st.attention) return t("field.state.attention");
   if (st.waiting && st.total) return t("field.state.waiting_photos", { received: st.received, total: st.total });
@@ -58,13 +64,16 @@ export async function render(view, _args, ctx) {
     .filter((d) => Date.parse(d.window_end) >= today.getTime() && Date.parse(d.window_start) < today.getTime() + DAY)
     .map((d) => ({ d, status: dueStatus(d, rounds, now) }))
     .sort((a, b) => Date.parse(a.d.window_start) - Date.parse(b.d.window_start));
-  const current = visibleDue.filter((x) => Date.parse(x.d.window_end) >= now - 2 * 3600 * 1000).slice(0, 8);
+  // Recent late/missed ones, the open ones, then the next few that have not opened yet.
+  const recentDue = visibleDue.filter((x) => Date.parse(x.d.window_end) >= now - 2 * 3600 * 1000);
+  const current = [...recentDue.filter((x) => x.status !== "pending"), ...recentDue.filter((x) => x.status === "pending").slice(0, 3)]
+    .sort((a, b) => Date.parse(a.d.window_start) - Date.parse(b.d.window_start));
   const missedToday = visibleDue.filter((x) => x.status === "missed").length;
 
   const dueList = h("ul.list.due", {}, current.map(({ d, status }) => {
     const tpl = byTemplate.get(d.template_id);
     return h("li.row", { "data-due": d.template_id, "data-status": status },
-      h("div.grow", {}, h("strong", {}, pick(tpl, "name")), h("div.muted.small", {}, `${formatTime(d.window_start)}–${formatTime(d.window_end)}`)),
+      h("div.grow", {}, h("strong", {}, pick(tpl, "name")), h("div.muted.small", { "data-window": "" }, windowText(d))),
       chip(t(`field.due.${status}`), STATUS_KIND[status]),
       status === "done" ? null : h("button.primary", { type: "button", "data-start": d.template_id, onclick: () => begin(ctx, tpl) }, t("field.round.start")));
   }));
@@ -103,7 +112,7 @@ export async function render(view, _args, ctx) {
   recent.sort((a, b) => (a.at < b.at ? 1 : -1));
 
   mount(view,
-    h("p.welcome", {}, t("home.welcome", { name: user.name }), " · ", t(`role.${user.role}`)),
+    h("p.welcome", {}, t("field.home.welcome", { name: user.name }), " · ", t(`role.${user.role}`)),
     syncCard(snap, ctx),
     open.length ? h("section", {}, h("h2", {}, t("field.home.open_rounds")), h("ul.list", {}, open.map((r) =>
       h("li", {}, h("a.row.button", { href: `#/round/${r.id}`, "data-open-round": r.id },
