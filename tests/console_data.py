@@ -13,7 +13,10 @@ from server.rounds import services as rounds
 from server.rounds.tables import Round, RoundTemplate
 from server.sites.services import add_checkpoint, add_zone, create_site, generate_templates
 from server.sites.tables import Light, Site
-from server.staff.services import create_staff
+from server.changes import next_position
+from server.db import write_transaction
+from server.staff.auth import hash_password
+from server.staff.tables import Staff, StaffSite
 
 PASSWORD = "xunjian-demo"
 PHOTO = "ab" * 32  # a photo the phone has not uploaded: enough for a fix, which needs one
@@ -37,11 +40,26 @@ async def new_site(level: int = 2, created_at: datetime | None = None, lights: i
         load_json=True)}
     users = {}
     for role in ("guard", "cleaner", "gardener", "technician", "supervisor", "admin"):
-        users[role] = await create_staff(f"{role}-{tag}", f"{role} {tag}", role, PASSWORD, [site.id])
+        users[role] = await quick_staff(f"{role}-{tag}", f"{role} {tag}", role, site.id)
     if lights:
         await Light.insert(Light(site=site.id, zone=zone.id, label="路灯", count=lights))
     return {"site": site, "zone": zone, "checkpoints": checkpoints, "templates": templates, "users": users,
             "tag": tag, "clock": SiteClock(site)}
+
+
+_HASH: list[str] = []
+
+
+async def quick_staff(username: str, name: str, role: str, site_id: Any) -> Staff:
+    """A staff member of one site with the demo password, hashed once per test process (argon2 is slow)."""
+    if not _HASH:
+        _HASH.append(hash_password(PASSWORD))
+    async with write_transaction():
+        seq = await next_position()
+        staff = Staff(username=username, name=name, role=role, password_hash=_HASH[0], seq=seq, sites_seq=seq)
+        await staff.save()
+        await StaffSite.insert(StaffSite(staff=staff.id, site=site_id))
+    return staff
 
 
 async def patrol_round(template: RoundTemplate, guard: Any, started: datetime, finished: datetime) -> Round:
@@ -74,3 +92,62 @@ async def step(rect_id: Any, actor: Any, action: str, at: datetime, **extra: Any
 
 def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=timezone.utc)
+
+
+async def upload(uploader: Any, content: bytes) -> str:
+    """Store a photo through the photos service, as a phone's upload would."""
+    import hashlib
+
+    from server.photos.services import receive_photo
+
+    sha = hashlib.sha256(content).hexdigest()
+
+    async def chunks():  # type: ignore[no-untyped-def]
+        yield content
+
+    await receive_photo(uploader, sha, "image/jpeg", len(content), chunks())
+    return sha
+
+
+async def seeded_site() -> dict[str, Any]:
+    """A site with today's records: a round with a failed check and photos (one not uploaded), findings
+    (one overdue, one reusing an earlier photo), a complaint due within 2 h; and a second site."""
+    from photo_samples import jpeg
+
+    from server.rounds.services import record_visit
+    from server.rounds.tables import TemplateItem
+
+    now = datetime.now(timezone.utc)
+    s = await new_site(level=2, created_at=now - timedelta(days=5), lights=20)
+    u, site_id = s["users"], s["site"].id
+    guard, sup, tech = u["guard"], u["supervisor"], u["technician"]
+    photo_a, photo_b = await upload(guard, jpeg(seed=101)), await upload(guard, jpeg(seed=202))
+    template = s["templates"]["patrol.core"]
+    rnd = await rounds.start_round(uuid.uuid4(), template, guard, now - timedelta(minutes=30),
+                                   now - timedelta(minutes=30))
+    cp = s["checkpoints"]["car_park"]
+    checks = (await TemplateItem.select(TemplateItem.checks).where(
+        (TemplateItem.template == template.id) & (TemplateItem.checkpoint == cp.id)).output(load_json=True).first())
+    answers = [{"check_id": c["id"], "label_zh": c["label_zh"], "ok": i != 0, "note": "堵了" if i == 0 else ""}
+               for i, c in enumerate(checks["checks"])]
+    visit, _ = await record_visit(uuid.uuid4(), rnd, cp, guard, proof="code", proof_verified=True,
+                                  scanned_at=now - timedelta(minutes=25), device_at=now - timedelta(minutes=25),
+                                  answers=answers, photos=[photo_a, "cd" * 32], lat=31.23, lng=121.47,
+                                  accuracy_m=8)
+    ok_visit, _ = await record_visit(uuid.uuid4(), rnd, s["checkpoints"]["core"], guard, proof="qr",
+                                     proof_verified=True, scanned_at=now - timedelta(minutes=20),
+                                     device_at=now - timedelta(minutes=20), answers=[], photos=[])
+    await rounds.finish_round(rnd, now - timedelta(minutes=15), now - timedelta(minutes=15))
+    fresh = await rects.report_finding(guard, uuid.uuid4(), site_id, "fire_safety", "normal", visit_id=visit.id,
+                                       checkpoint_id=cp.id, zone_id=s["zone"].id, note="消防通道被占",
+                                       photos=[photo_b], at=now - timedelta(minutes=24), round_id=rnd.id)
+    overdue = await finding(guard, site_id, "drain", now - timedelta(days=3))
+    reused = await rects.report_finding(u["cleaner"], uuid.uuid4(), site_id, "garbage", "normal",
+                                        photos=[photo_b], at=now - timedelta(minutes=5))
+    complaint = await rects.open_reception(sup, site_id, "complaint", note="电梯异响", resident_unit="2栋",
+                                           resident_contact="137", at=now - timedelta(minutes=30))
+    other = await new_site(level=1)
+    s.update(round=rnd, visit=visit, ok_visit=ok_visit, fresh=fresh.rectification.id, overdue=overdue,
+             reused=reused.rectification.id, complaint=complaint.id, photo_a=photo_a, photo_b=photo_b,
+             other=other)
+    return s
