@@ -7,8 +7,8 @@ from typing import Literal
 from litestar import Controller, Request, Response, get, head, put
 from litestar.params import FromPath, FromQuery
 
-from server.errors import AppError, Unauthorized
-from server.pages import optional_user
+from server.errors import AppError
+from server.pages import api_user
 from server.photos import services
 from server.staff.auth import device_user
 from server.staff.tables import Staff
@@ -24,16 +24,6 @@ def _bearer(request: Request) -> str | None:
 
 async def _device_staff(request: Request) -> Staff:
     return (await device_user(_bearer(request))).staff
-
-
-async def _viewer(request: Request) -> Staff:
-    """A device token when one is sent (the phone), else the browser session (the console)."""
-    if _bearer(request) is not None:
-        return await _device_staff(request)
-    user = await optional_user(request)
-    if user is None:
-        raise Unauthorized("请先登录 / log in first", code="login_required")
-    return user
 
 
 class PhotoSyncController(Controller):
@@ -67,7 +57,7 @@ class PhotoController(Controller):
     async def photo(self, request: Request, sha256: FromPath[str],
                     size: FromQuery[Literal["full", "thumb"]] = "full") -> Response[bytes]:
         """A re-encoded copy (no EXIF, upright) for staff of a site whose record references the photo."""
-        user = await _viewer(request)
+        user = await api_user(request)  # the phone's device token, else the console's session
         data = await services.readable_copy(user, sha256, size)
         return Response(content=data, media_type="image/jpeg", headers={
             "cache-control": IMMUTABLE, "x-content-type-options": "nosniff",
