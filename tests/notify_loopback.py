@@ -45,6 +45,7 @@ class Loopback:
 
     default_status: int = 201
     default_body: bytes = b""
+    delay: float = 0.0  # seconds before answering (a slow push service)
     scripts: dict[str, list[tuple[int, bytes]]] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
 
@@ -60,6 +61,8 @@ class Loopback:
                     loopback.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
                     script = loopback.scripts.get(path)
                     status, answer = script.pop(0) if script else (loopback.default_status, loopback.default_body)
+                if loopback.delay:
+                    time.sleep(loopback.delay)
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(answer)))
                 self.send_header("Content-Type", "application/json")

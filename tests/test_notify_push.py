@@ -56,7 +56,7 @@ def test_emergency_push_is_encrypted_small_short_lived_and_vapid_signed(make_sit
     assert message["kind"] == "emergency"
     assert "消防通道/器材" in message["title"]
     assert site["site"].name in message["body"] and "杂物堵塞" in message["body"]
-    assert message["url"] == f"/console/rectifications/{rect_id}"
+    assert message["url"] == f"/console/sites/{site['site'].id}/rectifications/{rect_id}"
     assert len(request.body) < 4096
     assert request.headers["ttl"] == "1800"
     assert request.headers["urgency"] == "high"
@@ -147,7 +147,7 @@ def test_a_server_error_is_retried_with_back_off_and_only_to_the_device_that_fai
     run(push.send_pending(datetime.now(timezone.utc) + push.backoff(1) + timedelta(seconds=1)))
     retried = push_service.requests_to(f"/push/flaky-{site['tag']}")
     assert len(retried) == 2
-    assert flaky.decrypt(retried[1])["url"] == f"/console/rectifications/{rect_id}"
+    assert flaky.decrypt(retried[1])["url"] == f"/console/sites/{site['site'].id}/rectifications/{rect_id}"
     assert len(push_service.requests_to(f"/push/fine-{site['tag']}")) == 1
     assert notification(supervisor, f"emergency:{rect_id}").push_state == "sent"
     assert run(PushSubscription.exists().where(PushSubscription.endpoint == flaky.endpoint))

@@ -74,7 +74,7 @@ def test_an_emergency_reaches_the_sites_supervisors_at_once_and_nobody_else(make
     for person in ("supervisor", "admin"):
         [row] = inbox_of(site["users"][person])
         assert (row.kind, row.event_key, row.push_state) == ("emergency", f"emergency:{rect_id}", "pending")
-        assert row.url == f"/console/rectifications/{rect_id}"
+        assert row.url == f"/console/sites/{site['site'].id}/rectifications/{rect_id}"
     assert inbox_of(site["users"]["guard"]) == []  # the reporter knows
     assert inbox_of(site["users"]["technician"]) == []
     assert inbox_of(elsewhere["users"]["supervisor"]) == []
@@ -105,7 +105,7 @@ def test_normal_findings_are_grouped_into_one_digest_per_supervisor_and_site(mak
     assert digest.kind == "digest" and digest.push_state == "held"
     assert digest.title == f"{site['site'].name}: 3 项新问题"
     assert digest.body == "垃圾满溢 ×2、积水积雪"
-    assert digest.url == f"/console/rectifications?site={site['site'].id}"
+    assert digest.url == f"/console/sites/{site['site'].id}/review?pending=1"
     assert digest.event_key == f"digest:{site['site'].id}:{first}"
 
     # The scheduler releases it after the collecting time, once, however often it runs.
@@ -203,7 +203,7 @@ def test_missed_patrol_windows_reach_supervisors_once(make_site):
     for person in ("supervisor", "admin"):
         [note] = [n for n in inbox_of(site["users"][person]) if n.kind == "missed_slot"]
         assert note.event_key == f"missed_slot:{slot.id}"
-        assert note.url == f"/console/slots?site={site['site'].id}"
+        assert note.url == f"/console/sites/{site['site'].id}/logs/slots?status=missed"
         assert note.title == "巡查漏检 · 核心部位巡查"
     assert inbox_of(site["users"]["guard"]) == []
     assert run(PatrolSlot.select(PatrolSlot.status).where(PatrolSlot.id == slot.id).first())["status"] == "missed"

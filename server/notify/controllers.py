@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Template
@@ -53,13 +54,13 @@ class PushApi(Controller):
         return {"public_key": public_key()}
 
     @post("/subscribe", status_code=200)
-    async def subscribe(self, user: Staff, data: SubscriptionIn) -> dict[str, Any]:
+    async def subscribe(self, user: NamedDependency[Staff], data: SubscriptionIn) -> dict[str, Any]:
         """Store this browser's subscription (sending it again changes nothing)."""
         await subscriptions.subscribe(user.id, data.endpoint, data.keys.p256dh, data.keys.auth)
         return {"subscribed": True, "devices": len(await subscriptions.devices_of(user.id))}
 
     @post("/unsubscribe", status_code=200)
-    async def unsubscribe(self, user: Staff, data: EndpointIn) -> dict[str, Any]:
+    async def unsubscribe(self, user: NamedDependency[Staff], data: EndpointIn) -> dict[str, Any]:
         removed = await subscriptions.unsubscribe(user.id, data.endpoint)
         return {"removed": removed, "devices": len(await subscriptions.devices_of(user.id))}
 
@@ -68,7 +69,7 @@ class NotificationsApi(Controller):
     path = "/api/notifications"
 
     @get("/")
-    async def list_mine(self, user: Staff) -> dict[str, Any]:
+    async def list_mine(self, user: NamedDependency[Staff]) -> dict[str, Any]:
         """The newest notifications and the unread count, for pages that poll while online."""
         rows = await inbox.list_for(user.id)
         return {"unread": await inbox.unread_count(user.id), "items": [inbox.as_pull(r) for r in rows]}
@@ -89,7 +90,7 @@ class InboxController(Controller):
     include_in_schema = False
 
     @get("/")
-    async def page(self, user: Staff, saved: FromQuery[bool] = False) -> Template:
+    async def page(self, user: NamedDependency[Staff], saved: FromQuery[bool] = False) -> Template:
         return Template(template_name="notify/inbox.html", context={
             "layout": _layout(user), "user": user, "items": await inbox.list_for(user.id),
             "unread": await inbox.unread_count(user.id), "kinds": inbox.MUTABLE_KINDS,
@@ -97,23 +98,23 @@ class InboxController(Controller):
         })
 
     @get("/badge")
-    async def badge(self, user: Staff) -> Template:
+    async def badge(self, user: NamedDependency[Staff]) -> Template:
         """The unread count alone, for htmx to poll into any page's header."""
         return Template(template_name="notify/_badge.html", context={"unread": await inbox.unread_count(user.id)})
 
     @get("/{notification_id:str}/open")
-    async def open(self, user: Staff, notification_id: FromPath[str]) -> Any:
+    async def open(self, user: NamedDependency[Staff], notification_id: FromPath[str]) -> Any:
         """Follow a notification from the list: it is read now."""
         return redirect(await inbox.open_notification(user.id, notification_id))
 
     @post("/read", status_code=303)
-    async def read_all(self, user: Staff) -> Any:
+    async def read_all(self, user: NamedDependency[Staff]) -> Any:
         await inbox.mark_read(user.id)
         return redirect("/notifications")
 
     @post("/muted", status_code=303)
     async def muted(
-        self, user: Staff,
+        self, user: NamedDependency[Staff],
         data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> Any:
         """Save which kinds this person does not want pushed (ticked boxes named `mute`)."""

@@ -75,7 +75,7 @@ def _rect_drafts(people: list[Staff], kind: str, event_key: str, rect: Any, site
             timezone=site.timezone, severity=field(rect, "severity"),
         )
         drafts.append(Draft(staff=person, kind=kind, event_key=event_key, title=title, body=body,
-                            url=links.rectification(field(rect, "id"), person.role)))
+                            url=links.rectification(field(rect, "id"), person.role, site.id)))
     return drafts
 
 
@@ -88,7 +88,7 @@ def _wecom_rect(kind: str, rect: Any, site: Site, place: str, assignee: Staff | 
         ("notify.wecom.note", field(rect, "note") or ""),
         ("notify.wecom.due", local_time(field(rect, "due_at"), site.timezone)),
         ("notify.wecom.assignee", assignee.name if assignee else ""),
-    ], links.absolute(links.rectification(field(rect, "id"), "supervisor")))
+    ], links.absolute(links.rectification(field(rect, "id"), "supervisor", site.id)))
 
 
 async def emergency_finding(finding: Any, rect: Any) -> None:
@@ -127,7 +127,7 @@ async def digest_finding(finding: Any, rect: Any) -> None:
                 data = {"site_id": str(site.id), "rect_ids": [rect_id], "categories": [category]}
                 title, body = digest_text(language_of(person), site=site.name, categories=data["categories"])
                 await store([Draft(staff=person, kind="digest", event_key=f"digest:{site.id}:{rect_id}",
-                                   title=title, body=body, url=links.rectification_queue(site.id), data=data,
+                                   title=title, body=body, url=links.findings_to_review(site.id), data=data,
                                    hold_until=at + timedelta(minutes=DIGEST_MINUTES))])
             else:
                 data = dict(json_value(held.data, {}))
@@ -199,7 +199,7 @@ async def missed_slot(slot: Any) -> None:
         title, body = slot_text(language, site=site.name, start=start, end=end, timezone=site.timezone,
                                 round_name=i18n.pick(template.name_zh, template.name_en, language=language))
         drafts.append(Draft(staff=person, kind="missed_slot", event_key=key, title=title, body=body,
-                            url=links.patrol_slots(site.id)))
+                            url=links.missed_slots(site.id)))
     await store(drafts)
     language = wecom.group_language()
     title, _ = slot_text(language, site=site.name, start=start, end=end, timezone=site.timezone,
@@ -207,7 +207,7 @@ async def missed_slot(slot: Any) -> None:
     await wecom.enqueue(site, key, wecom.markdown(title, [
         ("notify.wecom.site", site.name),
         ("notify.wecom.window", f"{local_time(start, site.timezone)}–{local_time(end, site.timezone, False)}"),
-    ], links.absolute(links.patrol_slots(site.id))))
+    ], links.absolute(links.missed_slots(site.id))))
 
 
 def clock_stopped(rect: Rectification) -> bool:

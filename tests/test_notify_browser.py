@@ -1,0 +1,117 @@
+"""Real Chromium: the app's service worker shows a pushed notification and a click opens its page.
+
+The push is delivered through the DevTools protocol (ServiceWorker.deliverPushMessage),
+as a push service would after decrypting; its payload is a real notification the
+live server made for a real emergency finding.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from phone import Phone
+
+
+def wait_for(page: Any, probe: Any, timeout: float = 15) -> Any:
+    """Poll while letting Playwright dispatch events (a plain sleep would starve the CDP listeners)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = probe()
+        if value:
+            return value
+        page.wait_for_timeout(100)
+    raise AssertionError("timed out")
+
+
+def log_in(page: Any, base: str, username: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill('input[name="username"]', username)
+    page.fill('input[name="password"]', "xunjian-demo")
+    page.click('button[type="submit"]')
+    page.wait_for_load_state("networkidle")
+
+
+def registration_id(page: Any, cdp: Any, origin: str) -> str:
+    found: dict[str, str] = {}
+
+    def seen(event: dict[str, Any]) -> None:
+        for reg in event.get("registrations", []):
+            if reg["scopeURL"].startswith(origin) and not reg.get("isDeleted"):
+                found["id"] = reg["registrationId"]
+
+    cdp.on("ServiceWorker.workerRegistrationUpdated", seen)
+    cdp.send("ServiceWorker.enable")
+    return wait_for(page, lambda: found.get("id"))
+
+
+SHOWN = """() => navigator.serviceWorker.ready
+  .then((reg) => reg.getNotifications())
+  .then((list) => list.map((n) => ({title: n.title, body: n.body, tag: n.tag, data: n.data,
+                                    requireInteraction: n.requireInteraction})))"""
+
+
+@pytest.mark.browser
+def test_a_push_shows_the_notification_and_a_click_opens_its_page(live_server, browser):
+    base = live_server.url
+    with httpx.Client(base_url=base, timeout=30) as http:
+        guard = Phone(http, "guard1").login()
+        site_id = guard.user["site_ids"][0]
+        guard.report(site_id, "fire_safety", severity="emergency", note="B1 消防通道被堵")
+        assert [a["status"] for a in guard.push()] == ["applied"]
+
+    context = browser.new_context(locale="zh-CN")
+    context.grant_permissions(["notifications"], origin=base)
+    page = context.new_page()
+    try:
+        log_in(page, base, "supervisor1")
+        # What the field app does on open: register the worker (scope "/"), which imports sw-push.js.
+        page.evaluate("() => navigator.serviceWorker.register('/sw.js', {scope: '/'}).then(() => true)")
+        page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=30000)
+
+        inbox = page.evaluate("() => fetch('/api/notifications').then((r) => r.json())")
+        [item] = [i for i in inbox["items"] if i["kind"] == "emergency"]
+        message = {k: item[k] for k in ("id", "kind", "title", "body", "url")} | {"tag": f"emergency:{item['id']}"}
+
+        cdp = context.new_cdp_session(page)
+        cdp.send("ServiceWorker.deliverPushMessage", {
+            "origin": base, "registrationId": registration_id(page, cdp, base), "data": json.dumps(message)})
+
+        [shown] = wait_for(page, lambda: page.evaluate(SHOWN))
+        assert shown["title"] == "紧急问题 · 消防通道/器材"
+        assert "B1 消防通道被堵" in shown["body"]
+        assert shown["tag"] == message["tag"]
+        assert shown["requireInteraction"] is True  # an emergency stays until someone acts
+        assert shown["data"]["url"] == base + item["url"]
+
+        page.evaluate("(tag) => navigator.serviceWorker.controller.postMessage("
+                      "{type: 'xj-test-notification-click', tag})", message["tag"])
+        page.wait_for_url(base + item["url"], timeout=15000)
+        assert "/rectifications/" in page.url
+        assert page.evaluate(SHOWN) == []  # the click closed it
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+def test_a_payload_cannot_send_a_click_to_another_site(live_server, browser):
+    base = live_server.url
+    context = browser.new_context(locale="zh-CN")
+    context.grant_permissions(["notifications"], origin=base)
+    page = context.new_page()
+    try:
+        page.goto(f"{base}/login")
+        page.evaluate("() => navigator.serviceWorker.register('/sw.js', {scope: '/'}).then(() => true)")
+        page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=30000)
+        cdp = context.new_cdp_session(page)
+        cdp.send("ServiceWorker.deliverPushMessage", {
+            "origin": base, "registrationId": registration_id(page, cdp, base),
+            "data": json.dumps({"title": "x", "body": "y", "url": "https://evil.example/phish", "tag": "evil"})})
+        [shown] = wait_for(page, lambda: page.evaluate(SHOWN))
+        assert shown["data"]["url"] == base + "/"
+    finally:
+        context.close()
