@@ -98,7 +98,13 @@ class LoopbackProxy:
 
             do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = _handle
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                # A browser dropping a kept-alive connection is not a failure.
+                if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+                    super().handle_error(request, client_address)
+
+        self.server = Server(("127.0.0.1", self.port), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -244,3 +250,39 @@ def scan_poster(page: Any, png: Path) -> None:
     """Point the scanner at a poster: the app decodes the image itself (jsQR or BarcodeDetector)."""
     page.set_input_files("[data-qr-file]", str(png))
 
+
+
+def report_finding(page: Any, photos: list[Path], category: str = "hazard", note: str = "") -> None:
+    """Report a finding from the tab bar (not from a round) and wait for the home screen."""
+    go(page, "#/finding")
+    page.click(f"[data-category={category}]")
+    add_photos(page, "[data-photo-input=finding]", photos, expected=len(photos))
+    if note:
+        page.fill("textarea[name=note]", note)
+    page.click("[data-action=save-finding]")
+    page.wait_for_function("() => location.hash === '#/' && document.getElementById('view').dataset.route === '/'")
+
+
+def small_jpeg(path: Path, seed: int) -> Path:
+    return big_jpeg(path, seed, size=(1200, 900))
+
+
+def record_ids(page: Any, kind: str) -> list[str]:
+    """Ids of the person's own records of a kind, from the phone's IndexedDB (newest first)."""
+    return page.evaluate("""async (kind) => {
+        const db = await new Promise((ok, no) => { const r = indexedDB.open('xunjian'); r.onsuccess = () => ok(r.result); r.onerror = no; });
+        const rows = await new Promise((ok) => { const q = db.transaction('records').objectStore('records').index('kind').getAll(kind); q.onsuccess = () => ok(q.result); });
+        db.close();
+        return rows.sort((a, b) => (a.created_at < b.created_at ? 1 : -1)).map((r) => r.id);
+    }""", kind)
+
+
+def worker_version(page: Any) -> str | None:
+    return page.evaluate("""() => new Promise((resolve) => {
+        const sw = navigator.serviceWorker.controller;
+        if (!sw) return resolve(null);
+        const ch = new MessageChannel();
+        ch.port1.onmessage = (e) => resolve(e.data.version);
+        sw.postMessage({ type: 'version' }, [ch.port2]);
+        setTimeout(() => resolve(null), 2000);
+    })""")

@@ -158,6 +158,7 @@ async function boot() {
   ctx.deviceId = (await kv.get("device_id")) || uuid7();
   await kv.set("device_id", ctx.deviceId);
   ctx.auth = await kv.get("auth");
+  await sync.restore();
   ctx.user = (await kv.get("me")) || (ctx.auth && ctx.auth.user) || null;
   buildTabs();
   mount(root, h("header.bar", {}, backEl, titleEl, statusEl), view, tabs);

@@ -267,11 +267,15 @@ export function soon() {
 
 let started = false;
 
+/** What the last runs left behind (last success, an expired login), before the first screen. */
+export async function restore() {
+  state.lastSuccess = (await kv.get("lastSuccess")) || null;
+  state.needsLogin = Boolean(await kv.get("needsLogin"));
+}
+
 export async function start() {
   if (started) return syncNow("load");
   started = true;
-  state.lastSuccess = (await kv.get("lastSuccess")) || null;
-  state.needsLogin = Boolean(await kv.get("needsLogin"));
   window.addEventListener("online", () => { state.failures = 0; syncNow("online"); });
   window.addEventListener("offline", emit);
   setInterval(() => {
