@@ -40,7 +40,10 @@ def _create_pg_database(admin_url: str) -> str:
         finally:
             await conn.close()
 
-    asyncio.run(go())
+    # In a thread of its own: once a Playwright browser test has run, this thread may have an
+    # event loop running (a live server started after it would fail with asyncio.run here).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, go()).result()
     return admin_url.rsplit("/", 1)[0] + "/" + name
 
 

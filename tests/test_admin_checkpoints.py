@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from admin_pages import as_admin, created_id, iso_now, page_error, post, sync_push
+from admin_pages import as_admin, iso_now, page_error, post, sync_push
 from conftest import device_token, run
 
 

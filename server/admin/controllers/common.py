@@ -17,8 +17,8 @@ ADMIN_DEPENDENCIES = {"admin": Provide(provide_admin)}
 FORM_ERRORS = (Invalid, Conflict)
 
 
-def render(template: str, admin: Any, status: int = 200, **context: Any) -> Template:
-    return Template(template_name=f"admin/{template}", status_code=status,
+def render(page_file: str, admin: Any, status: int = 200, **context: Any) -> Template:
+    return Template(template_name=f"admin/{page_file}", status_code=status,
                     context={"user": admin, "when": when, **context},
                     headers={"Cache-Control": "no-store"})
 

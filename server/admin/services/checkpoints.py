@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from server import standard
 from server.admin.access import admin_site
 from server.admin.services import audit
 from server.changes import next_position, record_deletion
@@ -195,8 +196,6 @@ async def update_checkpoint(admin: Staff, cp_id: Any, name: str, kind: str, zone
 
 
 def _standard_codes() -> list[str]:
-    from server import standard
-
     return [row["code"] for row in standard.round_rows()]
 
 
