@@ -65,6 +65,7 @@ def test_assign_to_a_technician_then_reassign_to_the_gardener(sup, site):
     assert steps[1]["note"] == "换人" and rect(rid)["seq"] > 0
     html = sup.get(f"{base(site)}/rectifications/{rid}").text
     assert html.count('data-action="assign" data-outcome="applied"') == 2 and "gardener " + site["tag"] in html
+    assert html.count('data-action="open"') == 1  # the guard's report heads the timeline
 
 
 @pytest.mark.parametrize("who", ["supervisor", "nobody", "other_site", "garbage"])

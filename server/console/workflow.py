@@ -59,6 +59,15 @@ async def rect_detail(clock: SiteClock, rect_id: Any) -> dict[str, Any]:
         "received_at": clock.local(s["received_at"]),
         "photos": step_photos.get(("transition", str(s["id"])), []), "photo_count": len(s["photos"] or []),
     } for s in steps]
+    if finding and not any(s["action"] == "open" for s in timeline):
+        # A finding from the field opens its rectification without a step of its own: show the report as one.
+        timeline.insert(0, {
+            "id": finding["id"], "action": "open", "outcome": "applied", "from_state": "", "to_state": "open",
+            "actor": names.get(finding["reporter"]), "assignee": None, "note": finding["note"],
+            "at": clock.local(finding["reported_at"]), "device_at": clock.local(finding["reported_device_at"]),
+            "received_at": clock.local(finding["received_at"]), "source": "phone",
+            "skew_flag": finding["skew_flag"], "photos": [], "photo_count": len(finding["photos"] or []),
+        })
     evidence = await photos_of([("finding", rect.id, rect.photos_before), ("rect_after", rect.id, rect.photos_after)])
     at = now()
     overdue = rect.due_at is not None and rect.due_at < at and rect.state not in ("fixed", "verified")
