@@ -166,3 +166,16 @@ def test_the_phone_subscribes_with_the_push_subscribe_op(client, make_site):
     answers = phone.push()
     assert [a["status"] for a in answers] == ["applied", "applied"]
     assert [s.endpoint for s in run(subscriptions.devices_of(site["users"]["guard"].id))] == [browser.endpoint]
+
+
+def test_every_console_page_shows_the_inbox_link_with_its_unread_count(client, login_as, make_site):
+    site = make_site(roles=("guard", "supervisor"))
+    emergency(site)
+    assert 'data-unread="0"' in client.get("/notifications/badge").text  # logged out: empty, not the login page
+    login_as(site["users"]["supervisor"].username)
+    today = client.get(f"/console/sites/{site['site'].id}/today")
+    assert today.status_code == 200
+    assert 'href="/notifications" hx-get="/notifications/badge"' in today.text
+    assert 'data-unread="1"' in client.get("/notifications/badge").text
+    inbox_page = client.get("/notifications").text
+    assert "/static/css/console.css" in inbox_page and "/static/notify/notify.css" in inbox_page

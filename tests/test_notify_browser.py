@@ -115,3 +115,47 @@ def test_a_payload_cannot_send_a_click_to_another_site(live_server, browser):
         assert shown["data"]["url"] == base + "/"
     finally:
         context.close()
+
+
+@pytest.mark.browser
+def test_the_phone_shows_its_inbox_with_an_unread_count_and_asks_for_push_only_from_the_button(live_server, browser):
+    from fieldapp_support import go, login_form, wait_synced
+
+    base = live_server.url
+    with httpx.Client(base_url=base, timeout=30) as http:
+        guard = Phone(http, "guard1").login()
+        rect_id = guard.report(guard.user["site_ids"][0], "lighting", note="3号楼楼道灯不亮")
+        guard.push()
+        supervisor = Phone(http, "supervisor1").login()
+        tech = Phone(http, "tech1").login()
+        supervisor.transition(rect_id, "assign", assignee_id=tech.user["id"])
+        assert [a["status"] for a in supervisor.push()] == ["applied"]
+
+        context = browser.new_context(locale="zh-CN")
+        page = context.new_page()
+        asked: list[str] = []
+        page.expose_function("xjPermissionAsked", lambda: asked.append("asked"))
+        page.add_init_script("""(() => { const ask = Notification.requestPermission.bind(Notification);
+            Notification.requestPermission = () => { window.xjPermissionAsked(); return ask(); }; })()""")
+        try:
+            login_form(page, base, "tech1")
+            wait_synced(page)
+            page.wait_for_selector('#xj-inbox-bell .notify-count[data-unread="1"]')
+            page.click("#xj-inbox-bell")
+            item = page.locator("#xj-inbox .notify-item.unread")
+            assert "新的整改任务 · 照明损坏" in item.inner_text()
+            item.locator("button").click()
+            page.wait_for_function(f"() => location.hash === '#/rect/{rect_id}'")
+            page.wait_for_selector('#xj-inbox-bell .notify-count[data-unread="0"]', state="attached")
+            read = wait_for(page, lambda: [n for n in tech.pull()["notifications"] if n["read"]])
+            assert [n["kind"] for n in read] == ["assigned"]  # the server heard it was read
+
+            go(page, "#/settings")
+            section = page.wait_for_selector("#xj-push[data-state]")
+            assert section.get_attribute("data-state") == "disabled"
+            assert asked == []  # never on load
+            page.click('#xj-push [data-role="enable"]')
+            page.wait_for_selector('#xj-push[data-state="denied"]')
+            assert asked == ["asked"]
+        finally:
+            context.close()

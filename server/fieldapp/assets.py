@@ -34,7 +34,7 @@ MANIFEST_URL = "/manifest.webmanifest"
 THEME_COLOUR = "#0b6e4f"
 BACKGROUND_COLOUR = "#f6f7f6"
 # Keys of the shared catalogue the app shows besides its own domain file.
-SHARED_KEY_PREFIXES = ("role.", "notify.push.")  # notify.push.*: the push switch ext/push.js adds
+SHARED_KEY_PREFIXES = ("role.", "notify.push.", "notify.inbox.")  # the push switch and inbox of app/ext/
 SHARED_KEYS = ("app.name",)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
@@ -14,7 +14,8 @@ from msgspec import Struct
 from server.errors import Unauthorized
 from server.notify import inbox, subscriptions
 from server.notify.vapid import public_key
-from server.pages import redirect
+from server.openapi import error_responses
+from server.pages import optional_user, redirect
 from server.staff.auth import device_user
 from server.staff.tables import SUPERVISOR_ROLES, Staff
 
@@ -39,6 +40,40 @@ class ReadIn(Struct):
     ids: list[str] | None = None  # none: all of them
 
 
+class PushKey(TypedDict):
+    public_key: str
+
+
+class Subscribed(TypedDict):
+    subscribed: bool
+    devices: int
+
+
+class Unsubscribed(TypedDict):
+    removed: int
+    devices: int
+
+
+class NotificationOut(TypedDict):
+    id: str
+    kind: str
+    title: str
+    body: str
+    url: str
+    created_at: str | None
+    read: bool
+
+
+class NotificationList(TypedDict):
+    unread: int
+    items: list[NotificationOut]
+
+
+class MarkedRead(TypedDict):
+    marked: int
+    unread: int
+
+
 def _layout(user: Staff) -> str:
     return "console/base.html" if user.role in SUPERVISOR_ROLES else "notify/plain.html"
 
@@ -49,18 +84,18 @@ class PushApi(Controller):
     path = "/api/push"
 
     @get("/key")
-    async def key(self) -> dict[str, str]:
+    async def key(self) -> PushKey:
         """The server's VAPID public key, the applicationServerKey for PushManager.subscribe."""
         return {"public_key": public_key()}
 
-    @post("/subscribe", status_code=200)
-    async def subscribe(self, user: NamedDependency[Staff], data: SubscriptionIn) -> dict[str, Any]:
+    @post("/subscribe", status_code=200, responses=error_responses(400, 401, 403))
+    async def subscribe(self, user: NamedDependency[Staff], data: SubscriptionIn) -> Subscribed:
         """Store this browser's subscription (sending it again changes nothing)."""
         await subscriptions.subscribe(user.id, data.endpoint, data.keys.p256dh, data.keys.auth)
         return {"subscribed": True, "devices": len(await subscriptions.devices_of(user.id))}
 
-    @post("/unsubscribe", status_code=200)
-    async def unsubscribe(self, user: NamedDependency[Staff], data: EndpointIn) -> dict[str, Any]:
+    @post("/unsubscribe", status_code=200, responses=error_responses(400, 401, 403))
+    async def unsubscribe(self, user: NamedDependency[Staff], data: EndpointIn) -> Unsubscribed:
         removed = await subscriptions.unsubscribe(user.id, data.endpoint)
         return {"removed": removed, "devices": len(await subscriptions.devices_of(user.id))}
 
@@ -68,14 +103,14 @@ class PushApi(Controller):
 class NotificationsApi(Controller):
     path = "/api/notifications"
 
-    @get("/")
-    async def list_mine(self, user: NamedDependency[Staff]) -> dict[str, Any]:
+    @get("/", responses=error_responses(401))
+    async def list_mine(self, user: NamedDependency[Staff]) -> NotificationList:
         """The newest notifications and the unread count, for pages that poll while online."""
         rows = await inbox.list_for(user.id)
         return {"unread": await inbox.unread_count(user.id), "items": [inbox.as_pull(r) for r in rows]}
 
-    @post("/read", status_code=200, exclude_from_csrf=True)
-    async def read_from_device(self, request: Request, data: ReadIn) -> dict[str, Any]:
+    @post("/read", status_code=200, exclude_from_csrf=True, responses=error_responses(400, 401))
+    async def read_from_device(self, request: Request, data: ReadIn) -> MarkedRead:
         """The field app marks notifications read with its device token (no cookie, so no CSRF)."""
         header = request.headers.get("authorization", "")
         if not header.lower().startswith("bearer "):
@@ -98,9 +133,15 @@ class InboxController(Controller):
         })
 
     @get("/badge")
-    async def badge(self, user: NamedDependency[Staff]) -> Template:
-        """The unread count alone, for htmx to poll into any page's header."""
-        return Template(template_name="notify/_badge.html", context={"unread": await inbox.unread_count(user.id)})
+    async def badge(self, request: Request) -> Template:
+        """The unread count alone, for htmx to poll into any page's header.
+
+        A session that ended gets an empty badge rather than the login page,
+        which htmx would otherwise paste into the header.
+        """
+        user = await optional_user(request)
+        unread = await inbox.unread_count(user.id) if user is not None else 0
+        return Template(template_name="notify/_badge.html", context={"unread": unread})
 
     @get("/{notification_id:str}/open")
     async def open(self, user: NamedDependency[Staff], notification_id: FromPath[str]) -> Any:

@@ -95,11 +95,8 @@ function fieldApp(app) {
   const send = (sub) => app.queue("push.subscribe", sub);
   resend(send).catch((err) => console.warn("push: re-send failed", err));
 
-  async function addSection(view) {
-    if (view.querySelector("#xj-push")) return;
-    const section = document.createElement("section");
-    section.id = "xj-push";
-    section.className = "card notify-push";
+  async function fill(hook) {
+    if (!hook || hook.querySelector("#xj-push")) return;
     const status = document.createElement("p");
     status.className = "muted";
     const button = document.createElement("button");
@@ -107,27 +104,27 @@ function fieldApp(app) {
     button.className = "primary big";
     button.dataset.role = "enable";
     button.textContent = app.t("notify.push.enable");
-    const labels = {};
-    for (const s of ["enabled", "disabled", "denied", "unsupported", "failed"]) labels[s] = app.t(`notify.push.${s}`);
+    const title = document.createElement("h2");
+    title.textContent = app.t("notify.push.title");
+    const section = document.createElement("section");
+    section.id = "xj-push";
+    section.className = "card notify-push";
     const show = (s) => {
-      status.textContent = labels[s] || "";
+      status.textContent = app.t(`notify.push.${s}`);
       section.dataset.state = s;
       button.hidden = s === "enabled" || s === "unsupported";
     };
     button.addEventListener("click", async () => {
       try { show(await enable(send)); } catch (err) { console.warn("push: enable failed", err); show("failed"); }
     });
-    section.append(status, button);
-    view.append(section);
+    section.append(title, status, button);
+    hook.append(section);
     show(await state());
   }
 
-  // The settings screen is drawn by the app; the push switch is added to it whenever it appears.
-  const view = document.getElementById("view");
-  if (!view) return;
-  const check = () => { if (view.dataset.route === "/settings") addSection(view); };
-  new MutationObserver(check).observe(view, { attributes: true, attributeFilter: ["data-route"], childList: true });
-  check();
+  // The settings screen leaves a hook element and announces it; it may already be on screen.
+  window.addEventListener("xj:settings", (event) => fill(event.detail && event.detail.element));
+  fill(document.getElementById("xj-push-hook"));
 }
 
 if (window.xunjian) fieldApp(window.xunjian);
