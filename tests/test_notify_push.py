@@ -181,3 +181,16 @@ def test_a_person_without_a_device_still_has_the_notification(make_site, push_se
     row = notification(site["users"]["admin"], f"emergency:{rect_id}")
     assert row.push_state == "skipped"
     assert row.read_at is None
+
+
+def test_nobody_deactivated_is_woken(make_site, push_service):
+    from server.staff.services import set_active
+
+    site = make_site(roles=("guard", "supervisor"))
+    supervisor = site["users"]["supervisor"]
+    device(push_service, supervisor, f"left-{site['tag']}")
+    rect_id = report(site, "emergency")
+    run(set_active(supervisor.id, False))
+    run(push.send_pending())
+    assert push_service.requests_to(f"/push/left-{site['tag']}") == []
+    assert notification(supervisor, f"emergency:{rect_id}").push_state == "skipped"

@@ -26,6 +26,7 @@ from server.notify.subscriptions import record_failure
 from server.notify.tables import Notification, PushSubscription
 from server.notify.vapid import server_key
 from server.settings import get_settings
+from server.staff.tables import Staff
 
 log = logging.getLogger("xunjian.notify.push")
 
@@ -119,6 +120,10 @@ async def _deliver(notification: Notification, at: datetime, session: requests.S
                    gate: asyncio.Semaphore) -> str:
     """Send one notification to every device of its person not reached yet; returns its new push state."""
     done = set(json_value(notification.push_done, []))
+    if not await Staff.exists().where((Staff.id == notification.staff) & (Staff.active == True)):  # noqa: E712
+        # Deactivated since it was stored: their phone is no longer theirs to wake.
+        await _finish(notification, "skipped", notification.push_attempts, at, done)
+        return "skipped"
     subscriptions = [s for s in await PushSubscription.objects().where(PushSubscription.staff == notification.staff)
                      if str(s.id) not in done]
     if not subscriptions and not done:
