@@ -34,6 +34,9 @@ sys.path.insert(0, str(ROOT))
 
 from PIL import Image, ImageFilter  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "scripts"))
+from bench_support import Figure, emit  # noqa: E402
+
 
 def phone_photo(width: int, height: int, seed: int) -> bytes:
     """A photo-like JPEG: soft shapes, grain and camera EXIF (orientation, GPS, capture time), quality 92."""
@@ -77,7 +80,7 @@ def bare_decode(data: bytes) -> None:
         image.load()
 
 
-async def main(rounds: int) -> None:
+async def main(rounds: int, as_json: bool = False) -> None:
     from server.migrate import migrate
     from server.photos import processing, services
     from server.settings import get_settings
@@ -89,10 +92,12 @@ async def main(rounds: int) -> None:
     samples = {"12 MP phone JPEG (4000x3000)": phone_photo(4000, 3000, 1),
                "1600 px JPEG (1600x1200)": phone_photo(1600, 1200, 2)}
     counter = iter(range(10**9))
-    print(f"Photo ingest, median of {rounds} rounds (data in {DATA_DIR}; Pillow {Image.__version__})")
+    figures = []
+    out = sys.stderr if as_json else sys.stdout  # with --json, stdout carries only the result lines
+    print(f"Photo ingest, median of {rounds} rounds (data in {DATA_DIR}; Pillow {Image.__version__})", file=out)
     header = f"{'file':<30} {'bytes':>10} {'bare decode':>12} {'process':>10} {'ratio':>6} {'ingest':>10} {'ratio':>6} {'photos/s':>9}"
-    print(header)
-    print("-" * len(header))
+    print(header, file=out)
+    print("-" * len(header), file=out)
     for name, data in samples.items():
         decode_s = timed(lambda: bare_decode(data), rounds)
         process_s = timed(lambda: processing.process(data, "image/jpeg", max_pixels), rounds)
@@ -111,16 +116,24 @@ async def main(rounds: int) -> None:
         ingest_s = statistics.median(ingest_samples[1:])
         print(f"{name:<30} {len(data):>10,} {decode_s * 1000:>9.1f} ms {process_s * 1000:>7.1f} ms "
               f"{process_s / decode_s:>5.2f}x {ingest_s * 1000:>7.1f} ms {ingest_s / decode_s:>5.2f}x "
-              f"{1 / ingest_s:>9.1f}")
-    print("ratio = time / bare decode; 'process' uses draft() so a 12 MP JPEG decodes at 1/2 scale.")
+              f"{1 / ingest_s:>9.1f}", file=out)
+        figures.append(Figure(
+            "photos", "SQLite", f"ingest {name}, {len(data) / 1e6:.1f} MB",
+            f"{1 / ingest_s:.1f} photos/s ({ingest_s * 1000:.0f} ms); bare decode {1 / decode_s:.1f}/s "
+            f"({decode_s * 1000:.0f} ms); ratio {ingest_s / decode_s:.2f}x",
+            raw={"bytes": len(data), "decode_s": decode_s, "process_s": process_s, "ingest_s": ingest_s}))
+    print("ratio = time / bare decode; 'process' uses draft() so a 12 MP JPEG decodes at 1/2 scale.", file=out)
+    if as_json:
+        emit(figures, True)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--json", action="store_true", help="result lines for scripts/bench.py")
     args = parser.parse_args()
     try:
-        asyncio.run(main(args.rounds))
+        asyncio.run(main(args.rounds, args.json))
     finally:
         import shutil
 
