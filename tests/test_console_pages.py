@@ -166,3 +166,22 @@ def test_bad_query_values_are_400_not_500(client, seeded):
         assert c.get(base(seeded) + path).status_code == 400, path
     assert c.get(base(seeded) + "/rectifications/00000000-0000-0000-0000-000000000000").status_code == 404
     assert run(Rectification.count().where(Rectification.site == seeded["site"].id)) == 4
+
+
+def test_a_supervisor_of_two_sites_chooses_one(client, seeded):
+    from server.staff.tables import StaffSite
+
+    other = seeded["other"]
+    sup = other["users"]["supervisor"]
+    run(StaffSite.insert(StaffSite(staff=sup.id, site=seeded["site"].id)))
+    try:
+        login(client, sup.username)
+        html = client.get("/console").text
+        assert f'href="/console/sites/{seeded["site"].id}/today"' in html
+        assert f'href="/console/sites/{other["site"].id}/today"' in html and "一级" in html
+        response = client.get(f'/console/sites/{other["site"].id}', follow_redirects=False)
+        assert response.headers["location"] == f'/console/sites/{other["site"].id}/today'
+        target = client.get(base(seeded) + f'/goto/visit/{seeded["visit"].id}', follow_redirects=False)
+        assert target.headers["location"] == f'{base(seeded)}/rounds/{seeded["round"].id}#visit-{seeded["visit"].id}'
+    finally:
+        run(StaffSite.delete().where((StaffSite.staff == sup.id) & (StaffSite.site == seeded["site"].id)))
