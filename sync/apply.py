@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
 from server.errors import AppError, Invalid
+from server.ids import parse_uuid
 from server.notify import subscriptions
 from server.rectifications import services as rectifications
 from server.rectifications.tables import Finding, Rectification
@@ -42,10 +43,51 @@ class PushContext:
     templates: dict[uuid.UUID, RoundTemplate | None] = field(default_factory=dict)
     template_checks: dict[uuid.UUID, dict[uuid.UUID, dict[str, str]]] = field(default_factory=dict)
     checkpoints: dict[uuid.UUID, Checkpoint | None] = field(default_factory=dict)
+    rounds: dict[uuid.UUID, Round | None] = field(default_factory=dict)
+    # Ids that ops of this batch would create and that exist already (looked up once per batch).
+    taken: set[uuid.UUID] = field(default_factory=set)
+    # Cache updates of the op being applied: kept when its savepoint is released, dropped on rollback.
+    pending: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def is_supervisor(self) -> bool:
         return self.user.role in SUPERVISOR_ROLES
+
+    def keep(self) -> None:
+        for update in self.pending:
+            update()
+        self.pending.clear()
+
+    def drop(self) -> None:
+        self.pending.clear()
+
+
+CREATES = {"round.start": ("round_id", Round), "visit.record": ("visit_id", Visit),
+           "finding.report": ("finding_id", Finding)}
+
+
+async def prefetch_taken(ctx: PushContext, ops: list[Any]) -> None:
+    """One look-up per table for every id the batch's ops would create (id_reused), instead of one per op."""
+    wanted: dict[Any, list[uuid.UUID]] = {}
+    for raw in ops:
+        if isinstance(raw, dict) and raw.get("type") in CREATES and isinstance(raw.get("data"), dict):
+            name, table = CREATES[raw["type"]]
+            ident = parse_uuid(raw["data"].get(name))
+            if ident is not None:
+                wanted.setdefault(table, []).append(ident)
+    if Finding in wanted:
+        wanted[Rectification] = wanted[Finding]  # a finding's rectification has its id
+    for table, ids in wanted.items():
+        for chunk in range(0, len(ids), 400):
+            rows = await table.select(table._meta.primary_key).where(
+                table._meta.primary_key.is_in(ids[chunk:chunk + 400]))
+            ctx.taken.update(r[table._meta.primary_key._meta.name] for r in rows)
+
+
+def _claim(ctx: PushContext, ident: uuid.UUID, name: str) -> None:
+    if ident in ctx.taken:
+        raise id_reused(name)
+    ctx.pending.append(lambda: ctx.taken.add(ident))
 
 
 def not_found(what: str) -> Rejection:
@@ -85,8 +127,11 @@ async def _checkpoint(ctx: PushContext, checkpoint_id: uuid.UUID) -> Checkpoint 
 
 
 async def _round(ctx: PushContext, round_id: uuid.UUID) -> Round:
-    rnd = await Round.objects().where(Round.id == round_id).first()
-    if rnd is None or rnd.site not in ctx.site_ids:
+    if round_id not in ctx.rounds:
+        rnd = await Round.objects().where(Round.id == round_id).first()
+        ctx.rounds[round_id] = rnd if rnd is not None and rnd.site in ctx.site_ids else None
+    rnd = ctx.rounds[round_id]
+    if rnd is None:
         raise not_found(("这个巡查", "round"))
     return rnd
 
@@ -96,12 +141,12 @@ async def apply_round_start(ctx: PushContext, op: Op) -> OpResult:
     template = await _template(ctx, data["template_id"])
     if template is None:
         raise not_found(("这个巡查模板", "template"))
-    if await Round.exists().where(Round.id == data["round_id"]):
-        raise id_reused("round_id")
+    _claim(ctx, data["round_id"], "round_id")
     if template.role != ctx.user.role and not ctx.is_supervisor:
         raise forbidden("这项巡查不属于您的岗位 / this round belongs to another role")
-    await rounds.start_round(data["round_id"], template, ctx.user, ctx.clock.corrected(data["started_at"]),
-                             data["started_at"], ctx.clock.skew_seconds, ctx.clock.flagged)
+    rnd = await rounds.start_round(data["round_id"], template, ctx.user, ctx.clock.corrected(data["started_at"]),
+                                   data["started_at"], ctx.clock.skew_seconds, ctx.clock.flagged)
+    ctx.pending.append(lambda: ctx.rounds.__setitem__(rnd.id, rnd))
     return OpResult("applied", state="open")
 
 
@@ -127,8 +172,7 @@ async def apply_visit_record(ctx: PushContext, op: Op) -> OpResult:
         if answer["check_id"] not in known:
             raise not_found((f"检查项 {answer['check_id'][:64]}", f"check {answer['check_id'][:64]}"))
         answer["label_zh"] = known[answer["check_id"]]
-    if await Visit.exists().where(Visit.id == data["visit_id"]):
-        raise id_reused("visit_id")
+    _claim(ctx, data["visit_id"], "visit_id")
     if rnd.staff != ctx.user.id:
         raise forbidden("只有开始这次巡查的人可以记录 / only the person who started the round records on it")
     if rnd.state == "finished":
@@ -150,7 +194,10 @@ async def apply_round_finish(ctx: PushContext, op: Op) -> OpResult:
     if rnd.state == "finished":
         return OpResult("conflict", state="finished")
     finished = op.data["finished_at"]
+    # finish_round marks the cached round finished itself; on rollback the cache entry is dropped.
+    ctx.rounds.pop(rnd.id, None)
     await rounds.finish_round(rnd, ctx.clock.corrected(finished), finished, ctx.clock.flagged)
+    ctx.pending.append(lambda: ctx.rounds.__setitem__(rnd.id, rnd))
     return OpResult("applied", state="finished")
 
 
@@ -172,9 +219,7 @@ async def apply_finding_report(ctx: PushContext, op: Op) -> OpResult:
             raise not_found(("这次到点记录", "visit"))
         round_id = visit["round"]
     finding_id = data["finding_id"]
-    if await Finding.exists().where(Finding.id == finding_id) or \
-            await Rectification.exists().where(Rectification.id == finding_id):
-        raise id_reused("finding_id")
+    _claim(ctx, finding_id, "finding_id")
     outcome = await rectifications.report_finding(
         ctx.user, finding_id, site_id, data["category"], data["severity"],
         checkpoint_id=data.get("checkpoint_id"), zone_id=data.get("zone_id"), visit_id=data.get("visit_id"),

@@ -28,7 +28,7 @@ from server.settings import get_settings
 from server.staff.auth import DeviceAuth
 from server.staff.services import site_ids_of
 from server.staff.tables import DeviceToken
-from sync.apply import OpResult, PushContext, apply_op, current_state
+from sync.apply import OpResult, PushContext, apply_op, current_state, prefetch_taken
 from sync.ops import Clock, Envelope, Op, Rejection, parse_op
 from sync.tables import SyncOp
 
@@ -128,11 +128,13 @@ async def _one(tx: Any, ctx: PushContext, device_id: str, raw: Any, seen: dict[u
         code, reason = ("stale", STALE_REASON) if result.status == "conflict" else ("", "")
         await _store(ctx, device_id, op_id, raw, op, result.status, code, reason, state=result.state)
     except Rejection as rejection:
+        ctx.drop()
         await savepoint.rollback_to()
         await _store(ctx, device_id, op_id, raw, op, "rejected", rejection.code, rejection.reason)
         answer = _answer(op_id, "rejected", code=rejection.code, reason=rejection.reason)
     except UNIQUE_ERRORS:
         # Only reachable if another connection filed this op_id after our look-up.
+        ctx.drop()
         await savepoint.rollback_to()
         row = await SyncOp.select().where(SyncOp.op_id == op_id).output(load_json=True).first()
         if row is None:
@@ -141,12 +143,14 @@ async def _one(tx: Any, ctx: PushContext, device_id: str, raw: Any, seen: dict[u
         return await _duplicate(row)
     except Exception:  # noqa: BLE001 - a bug in one op must not fail its neighbours
         log.exception("op %s (%s) failed", op_id, op.type if op else "?")
+        ctx.drop()
         await savepoint.rollback_to()
         reason = "服务器处理出错, 已隔离待查 / server error; kept in quarantine for an administrator"
         await _store(ctx, device_id, op_id, raw, op, "rejected", "internal", reason)
         answer = _answer(op_id, "rejected", code="internal", reason=reason)
     else:
         await savepoint.release()
+        ctx.keep()
         batch.events.extend(result.events)
         answer = _answer(op_id, result.status, missing_photos=result.missing_photos)
         if result.status == "conflict":
@@ -167,6 +171,7 @@ async def push(auth: DeviceAuth, envelope: Envelope, received_at: datetime | Non
     async with write_transaction() as tx:
         await next_position()
         ctx = PushContext(user=user, site_ids=set(await site_ids_of(user.id)), clock=clock)
+        await prefetch_taken(ctx, envelope.ops)
         ids = [i for i in (parse_uuid(r.get("op_id")) if isinstance(r, dict) else None for r in envelope.ops) if i]
         seen: dict[uuid.UUID, dict[str, Any]] = {}
         if ids:
