@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from conftest import login, run
-from console_data import PHOTO, bulk_rounds, finding, new_site, patrol_round, step
+from console_data import bulk_rounds, finding, new_site, patrol_round, step
 from server.console import workflow
 from server.db import write_transaction
 from server.rectifications import services as rects
