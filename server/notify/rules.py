@@ -37,6 +37,7 @@ log = logging.getLogger("xunjian.notify")
 DIGEST_MINUTES = 15
 DUE_SOON = timedelta(hours=1)
 OPEN_STATES = ("open", "assigned", "in_progress", "reopened")
+EMERGENCY_SLA = "sla.emergency_repair"
 
 
 def now() -> datetime:
@@ -210,16 +211,14 @@ async def missed_slot(slot: Any) -> None:
     ], links.absolute(links.missed_slots(site.id))))
 
 
-def clock_stopped(rect: Rectification) -> bool:
-    """Arrival on site ends the emergency-repair clock (30 min to be there, not to be done)."""
-    return rect.sla_code == "sla.emergency_repair" and rect.started_at is not None
-
-
 async def check_deadlines(at: datetime | None = None) -> dict[str, int]:
     """Warn of deadlines within the hour and of deadlines passed (then flag the rectification overdue)."""
     at = at or now()
     rows = await Rectification.objects().where(
         Rectification.state.is_in(list(OPEN_STATES)) & Rectification.due_at.is_not_null()
+        # Arrival on site stops the emergency-repair clock (30 min to be there, not to be done); stopped
+        # clocks stay out of the query, or every started emergency would be read each period forever.
+        & ((Rectification.sla_code != EMERGENCY_SLA) | Rectification.started_at.is_null())
         & (
             ((Rectification.due_at > at) & (Rectification.due_at <= at + DUE_SOON))
             | ((Rectification.due_at <= at) & (Rectification.overdue_flagged == False))  # noqa: E712
@@ -228,8 +227,6 @@ async def check_deadlines(at: datetime | None = None) -> dict[str, int]:
     counts = {"due_soon": 0, "overdue": 0}
     sites: dict[Any, Site | None] = {}
     for rect in rows:
-        if clock_stopped(rect):
-            continue
         if rect.site not in sites:
             sites[rect.site] = await _site(rect.site)
         site = sites[rect.site]
