@@ -179,3 +179,17 @@ def test_every_console_page_shows_the_inbox_link_with_its_unread_count(client, l
     assert 'data-unread="1"' in client.get("/notifications/badge").text
     inbox_page = client.get("/notifications").text
     assert "/static/css/console.css" in inbox_page and "/static/notify/notify.css" in inbox_page
+
+
+def test_marking_read_refuses_garbage_and_oversized_lists(client, make_site):
+    site = make_site(roles=("guard", "supervisor"))
+    emergency(site)
+    phone = Phone(client, site["users"]["supervisor"].username).login()
+    for body in ({"ids": ["not-a-uuid"]}, {"ids": [str(uuid.uuid4())] * 501}, {"ids": "all"}):
+        answer = client.post("/api/notifications/read", json=body, headers=phone.headers())
+        assert answer.status_code == 400, body
+    assert client.get("/api/notifications").status_code == 401
+    assert run(Notification.count().where(
+        (Notification.staff == site["users"]["supervisor"].id) & Notification.read_at.is_null())) == 1
+    everything = client.post("/api/notifications/read", json={}, headers=phone.headers())
+    assert everything.json() == {"marked": 1, "unread": 0}

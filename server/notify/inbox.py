@@ -24,6 +24,7 @@ from server.settings import get_settings
 from server.staff.tables import SUPERVISOR_ROLES, Staff, StaffSite
 
 MUTABLE_KINDS = tuple(KINDS)
+MAX_READ_IDS = 500  # one request's worth; more would overrun the database's parameter limit
 
 
 def now() -> datetime:
@@ -134,6 +135,9 @@ async def mark_read(staff_id: Any, ids: Iterable[Any] | None = None) -> int:
     """Mark some (or, without ids, all) of a person's notifications read; the phone learns it in its next pull."""
     where = (Notification.staff == staff_id) & Notification.read_at.is_null()
     if ids is not None:
+        ids = list(ids)
+        if len(ids) > MAX_READ_IDS:
+            raise Invalid(f"一次最多 {MAX_READ_IDS} 条 / at most {MAX_READ_IDS} ids at once")
         try:
             wanted = [uuid.UUID(str(i)) for i in ids]
         except ValueError as exc:
