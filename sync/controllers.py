@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from litestar import Controller, Request, get, post
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.params import FromQuery
 
+from server.openapi import error_responses, with_request_body
 from server.staff.auth import DeviceAuth, device_user
 from sync import push as push_service
 from sync.ops import MAX_BYTES, check_size, parse_envelope
 from sync.pull import pull as pull_snapshot
+from sync.schemas import PUSH_ENVELOPE, PullReply, PushReply
 
 
 async def bearer(request: Request) -> DeviceAuth:
@@ -24,15 +24,18 @@ async def bearer(request: Request) -> DeviceAuth:
 class SyncController(Controller):
     path = "/sync"
 
-    @get("/pull")
-    async def pull(self, request: Request, since: FromQuery[str | None] = None) -> dict[str, Any]:
+    @get("/pull", responses=error_responses(400, 401))
+    async def pull(self, request: Request, since: FromQuery[str | None] = None) -> PullReply:
         """A full snapshot (no `since`, or a cursor the server cannot use) or the changes since the cursor."""
         auth = await bearer(request)
         return await pull_snapshot(auth.staff, since, auth.token)
 
     # Litestar's own limit is set a little above ours so that we, not it, answer with the contract's reason.
-    @post("/push", status_code=200, request_max_body_size=MAX_BYTES + 1)
-    async def push(self, request: Request) -> dict[str, Any]:
+    @post("/push", status_code=200, request_max_body_size=MAX_BYTES + 1,
+          responses=error_responses(400, 401, 413),
+          operation_class=with_request_body({"application/json": PUSH_ENVELOPE},
+                                            f"the outbox batch: at most {MAX_BYTES} bytes"))
+    async def push(self, request: Request) -> PushReply:
         """Apply a batch of outbox operations; the size is judged before the content."""
         auth = await bearer(request)
         check_size(request.content_length)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import urlparse
 
 from litestar import Controller, MediaType, Request, get, post
@@ -13,6 +13,7 @@ from msgspec import Struct
 
 from server import i18n
 from server.errors import AppError, Invalid, RateLimited, Unauthorized
+from server.openapi import error_responses
 from server.pages import LANGUAGE_COOKIE, SESSION_COOKIE, optional_user, page, redirect, home_url
 from server.settings import get_settings
 from server.staff.auth import authenticate, create_session, end_session, issue_device_token, now
@@ -47,6 +48,19 @@ class DeviceLogin(Struct):
     username: str = ""
     password: str = ""
     device_name: str = ""
+
+
+class DeviceUser(TypedDict):
+    id: str
+    name: str
+    role: str
+    site_ids: list[str]
+
+
+class DeviceLoginReply(TypedDict):
+    token: str
+    user: DeviceUser
+    server_time: str
 
 
 class AuthController(Controller):
@@ -101,8 +115,8 @@ class AuthController(Controller):
                                    max_age=365 * 24 * 3600, secure=get_settings().cookies_secure))
         return response
 
-    @post("/api/auth/device", status_code=200, exclude_from_csrf=True)
-    async def device_login(self, request: Request, data: JSONBody[DeviceLogin]) -> dict[str, Any]:
+    @post("/api/auth/device", status_code=200, exclude_from_csrf=True, responses=error_responses(400, 401, 429))
+    async def device_login(self, request: Request, data: JSONBody[DeviceLogin]) -> DeviceLoginReply:
         """A long-lived device token for the field app (shared/SYNC.md, Device login).
 
         A browser already logged in may ask without a password: the request is
