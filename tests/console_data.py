@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from server.console.access import SiteClock
 from server.rectifications import services as rects
@@ -22,10 +23,11 @@ PASSWORD = "xunjian-demo"
 PHOTO = "ab" * 32  # a photo the phone has not uploaded: enough for a fix, which needs one
 
 
-async def new_site(level: int = 2, created_at: datetime | None = None, lights: int = 0) -> dict[str, Any]:
+async def new_site(level: int = 2, created_at: datetime | None = None, lights: int = 0,
+                   tz: str = "Asia/Shanghai") -> dict[str, Any]:
     """A site with one person per role (usernames <role>-<tag>), its templates, and optionally lights."""
     tag = uuid.uuid4().hex[:8]
-    site = await create_site(f"控制台测试-{tag}", level=level)
+    site = await create_site(f"控制台测试-{tag}", level=level, timezone=tz)
     if created_at is not None:
         # Slots are only made for windows after the site existed: history needs an older site.
         await Site.update({Site.created_at: created_at}).where(Site.id == site.id)
@@ -94,6 +96,13 @@ def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=timezone.utc)
 
 
+def midday_zone() -> str:
+    """A fixed-offset zone where it is between 12:00 and 13:00 now, so "today" has a morning behind it
+    whenever the tests run."""
+    offset = (12 - datetime.now(timezone.utc).hour + 12) % 24 - 12  # -12..+11 hours
+    return f"Etc/GMT{-offset:+d}" if offset else "Etc/GMT"
+
+
 async def upload(uploader: Any, content: bytes) -> str:
     """Store a photo through the photos service, as a phone's upload would."""
     import hashlib
@@ -118,29 +127,31 @@ async def seeded_site() -> dict[str, Any]:
     from server.rounds.tables import TemplateItem
 
     now = datetime.now(timezone.utc)
-    s = await new_site(level=2, created_at=now - timedelta(days=5), lights=20)
+    tz = midday_zone()
+    s = await new_site(level=2, created_at=now - timedelta(days=5), lights=20, tz=tz)
+    morning = datetime.combine(now.astimezone(ZoneInfo(tz)).date(), datetime.min.time(), tzinfo=ZoneInfo(tz))
+    t0 = (morning + timedelta(hours=10, minutes=30)).astimezone(timezone.utc)  # the 10:00-12:00 window
     u, site_id = s["users"], s["site"].id
     guard, sup, tech = u["guard"], u["supervisor"], u["technician"]
     photo_a, photo_b = await upload(guard, jpeg(seed=101)), await upload(guard, jpeg(seed=202))
     template = s["templates"]["patrol.core"]
-    rnd = await rounds.start_round(uuid.uuid4(), template, guard, now - timedelta(minutes=30),
-                                   now - timedelta(minutes=30))
+    rnd = await rounds.start_round(uuid.uuid4(), template, guard, t0, t0)
     cp = s["checkpoints"]["car_park"]
     checks = (await TemplateItem.select(TemplateItem.checks).where(
         (TemplateItem.template == template.id) & (TemplateItem.checkpoint == cp.id)).output(load_json=True).first())
     answers = [{"check_id": c["id"], "label_zh": c["label_zh"], "ok": i != 0, "note": "堵了" if i == 0 else ""}
                for i, c in enumerate(checks["checks"])]
     visit, _ = await record_visit(uuid.uuid4(), rnd, cp, guard, proof="code", proof_verified=True,
-                                  scanned_at=now - timedelta(minutes=25), device_at=now - timedelta(minutes=25),
+                                  scanned_at=t0 + timedelta(minutes=5), device_at=t0 + timedelta(minutes=5),
                                   answers=answers, photos=[photo_a, "cd" * 32], lat=31.23, lng=121.47,
                                   accuracy_m=8)
     ok_visit, _ = await record_visit(uuid.uuid4(), rnd, s["checkpoints"]["core"], guard, proof="qr",
-                                     proof_verified=True, scanned_at=now - timedelta(minutes=20),
-                                     device_at=now - timedelta(minutes=20), answers=[], photos=[])
-    await rounds.finish_round(rnd, now - timedelta(minutes=15), now - timedelta(minutes=15))
+                                     proof_verified=True, scanned_at=t0 + timedelta(minutes=10),
+                                     device_at=t0 + timedelta(minutes=10), answers=[], photos=[])
+    await rounds.finish_round(rnd, t0 + timedelta(minutes=20), t0 + timedelta(minutes=20))
     fresh = await rects.report_finding(guard, uuid.uuid4(), site_id, "fire_safety", "normal", visit_id=visit.id,
                                        checkpoint_id=cp.id, zone_id=s["zone"].id, note="消防通道被占",
-                                       photos=[photo_b], at=now - timedelta(minutes=24), round_id=rnd.id)
+                                       photos=[photo_b], at=t0 + timedelta(minutes=6), round_id=rnd.id)
     overdue = await finding(guard, site_id, "drain", now - timedelta(days=3))
     reused = await rects.report_finding(u["cleaner"], uuid.uuid4(), site_id, "garbage", "normal",
                                         photos=[photo_b], at=now - timedelta(minutes=5))

@@ -51,7 +51,7 @@ def rect_ids(client: Any, s: dict[str, Any], query: str) -> set[str]:
 
 def test_inspection_log_filters(sup, seeded):
     both = {str(seeded["visit"].id), str(seeded["ok_visit"].id)}
-    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    today = datetime.now(ZoneInfo(seeded["site"].timezone)).date()
     u, cp = seeded["users"], seeded["checkpoints"]
     assert visits(sup, seeded, "") == both
     assert visits(sup, seeded, "problems=1") == {str(seeded["visit"].id)}

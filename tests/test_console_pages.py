@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from conftest import login, run
 from console_data import seeded_site
+from litestar.testing import TestClient
+
+from phone import Phone
 from server.rectifications.tables import Finding, Rectification
-from server.staff.auth import now
-from server.staff.tables import DeviceToken
-from sync.tables import SyncOp
 
 PAGES = [
     "/today", "/review", "/review?kind=finding", "/review?kind=visit", "/logs/inspection", "/logs/inspection.csv",
@@ -21,14 +22,15 @@ PAGES = [
 
 
 @pytest.fixture(scope="module")
-def seeded() -> dict[str, Any]:
+def seeded(app: Any) -> dict[str, Any]:
     s = run(seeded_site())
-    guard = s["users"]["guard"]
-    # A phone of the guard whose clock ran 12 minutes fast on its last push.
-    run(SyncOp.insert(SyncOp(staff=guard.id, device_id="guard-phone-1", type="visit.record", status="applied",
-                             skew_seconds=720.0, received_at=now())))
-    run(DeviceToken.insert(DeviceToken(staff=s["users"]["cleaner"].id, token_hash="x" * 64, device_id="c-1",
-                                       device_name="保洁手机", last_sync_at=now())))
+    with TestClient(app=app, base_url="http://testserver.local") as http:
+        # The guard's phone runs 12 minutes fast; the cleaner's phone has pulled; the gardener's never synced.
+        guard = Phone(http, s["users"]["guard"].username, device_id="guard-phone-1",
+                      clock_offset=timedelta(minutes=12)).login()
+        guard.transition(str(s["fresh"]), "comment", note="现场已拉警戒线")
+        assert [r["status"] for r in guard.push()] == ["applied"]
+        Phone(http, s["users"]["cleaner"].username).login().pull()
     return s
 
 
@@ -97,9 +99,12 @@ def test_today_shows_slots_deadlines_findings_skew_gaps_and_syncs(client, seeded
     soon_row = html.split(f'rectifications/{seeded["complaint"]}"')[0].rsplit("<tr", 1)[1]
     assert 'data-flag="soon"' in soon_row
     assert f'rectifications/{seeded["fresh"]}' in html and "消防通道被占" in html  # waiting for review
-    assert 'data-skew="12"' in html and "guard-phone-1" in html
+    assert 'data-skew="12"' in html and "快了12分钟" in html and "guard-phone-1" in html
     assert "缺1张照片" in html  # the visit's second photo never came
-    assert "保洁手机" not in html and "从未同步" in html  # gardener never synced
+    syncs = html.split('class="plain">')[-1]
+    cleaner = syncs.split("cleaner " + seeded["tag"])[1].split("</li>")[0]
+    gardener = syncs.split("gardener " + seeded["tag"])[1].split("</li>")[0]
+    assert "从未同步" not in cleaner and "从未同步" in gardener
 
 
 def test_today_polling_gets_only_the_partial(client, seeded):

@@ -96,8 +96,9 @@ async def skewed_devices(site_id: Any, at: datetime) -> list[dict[str, Any]]:
     latest: dict[tuple[Any, str], dict[str, Any]] = {}
     for row in rows:
         latest.setdefault((row["staff"], row["device_id"]), row)
-    return [{"person": people[k[0]], "device_id": k[1], "skew_minutes": round(v["skew_seconds"] / 60),
-             "seen_at": v["received_at"]} for k, v in latest.items()]
+    # skew = server receipt time - device time: negative when the phone's clock runs fast.
+    return [{"person": people[k[0]], "device_id": k[1], "skew_minutes": round(abs(v["skew_seconds"]) / 60),
+             "fast": v["skew_seconds"] < 0, "seen_at": v["received_at"]} for k, v in latest.items()]
 
 
 async def incomplete_records(site_id: Any, limit: int = 30) -> list[dict[str, Any]]:
