@@ -104,13 +104,24 @@ class Leadership:
 
     async def acquire(self) -> bool:
         """Try to become (or stay) the leader; never waits for the lock."""
-        if self.held:
+        if self.held and await self._still_connected():
             return True
         await self.release()
         db = engine()
         if isinstance(db, PostgresEngine):
             return await self._acquire_postgres(db)
         return self._acquire_file()
+
+    async def _still_connected(self) -> bool:
+        """A leader whose database connection died has lost its lock (another process may hold it now)."""
+        if self._conn is None:
+            return True
+        try:
+            await asyncio.wait_for(self._conn.fetchval("SELECT 1"), timeout=10)
+            return True
+        except Exception:  # noqa: BLE001 - any failure means the session, and so the lock, is gone
+            log.warning("scheduler lost its database connection; leadership is open again")
+            return False
 
     async def _acquire_postgres(self, db: PostgresEngine) -> bool:
         import asyncpg
@@ -120,7 +131,12 @@ class Leadership:
         except (OSError, asyncpg.PostgresError) as exc:
             log.warning("scheduler cannot reach PostgreSQL: %s", exc)
             return False
-        if await conn.fetchval("SELECT pg_try_advisory_lock($1)", ADVISORY_KEY):
+        try:
+            locked = await conn.fetchval("SELECT pg_try_advisory_lock($1)", ADVISORY_KEY)
+        except Exception:
+            conn.terminate()
+            raise
+        if locked:
             self._conn = conn  # the lock lives as long as this connection
             return True
         await conn.close()
@@ -142,9 +158,10 @@ class Leadership:
         conn, self._conn = self._conn, None
         if conn is not None and not conn.is_closed():
             try:
-                await conn.execute("SELECT pg_advisory_unlock($1)", ADVISORY_KEY)
-            finally:
-                await conn.close()
+                await asyncio.wait_for(conn.execute("SELECT pg_advisory_unlock($1)", ADVISORY_KEY), timeout=5)
+                await conn.close(timeout=5)
+            except Exception:  # noqa: BLE001 - a dead session holds no lock; ending it is all that is left
+                conn.terminate()
         fd, self._fd = self._fd, None
         if fd is not None:
             fcntl.flock(fd, fcntl.LOCK_UN)

@@ -111,3 +111,55 @@ def test_a_live_server_pushes_an_emergency_in_the_background():
     finally:
         server.stop()
         service.close()
+
+
+def test_a_dead_leader_is_replaced():
+    """PostgreSQL: the leader's session is killed; SQLite: the leading process is killed."""
+    from conftest import ON_POSTGRES
+
+    async def postgres() -> list[bool]:
+        import asyncpg
+
+        from server.db import engine
+
+        leader, other = scheduler.Leadership(), scheduler.Leadership()
+        assert await leader.acquire()
+        assert not await other.acquire()
+        admin = await asyncpg.connect(**engine().config)
+        try:
+            pid = await admin.fetchval(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted",
+                scheduler.ADVISORY_KEY)
+            await admin.execute("SELECT pg_terminate_backend($1)", pid)
+        finally:
+            await admin.close()
+        steps = [await other.acquire(), await leader.acquire()]
+        await other.release()
+        await leader.release()
+        return steps
+
+    if ON_POSTGRES:
+        assert run(postgres()) == [True, False]
+        return
+    import subprocess
+    import sys
+
+    from server.settings import get_settings
+
+    lock = get_settings().data_path / "scheduler.lock"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, os, sys, time\n"
+        f"fd = os.open({str(lock)!r}, os.O_RDWR | os.O_CREAT)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+        "print('leading', flush=True)\n"
+        "time.sleep(120)\n")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "leading"
+        other = scheduler.Leadership()
+        assert not run(other.acquire())
+        holder.kill()
+        holder.wait(10)
+        assert run(other.acquire())
+        run(other.release())
+    finally:
+        holder.kill()
