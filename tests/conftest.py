@@ -86,7 +86,16 @@ def run(awaitable: Any) -> Any:
 
 
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
-    """Browser tests last: fast feedback first, and one Playwright loop for the tail of the session."""
+    """Browser tests last: fast feedback first, and one Playwright loop for the tail of the session.
+
+    Tests marked `postgres` are left out on SQLite (deselected, not skipped): they
+    need several processes on one PostgreSQL, and scripts/test.sh runs them there.
+    """
+    if not ON_POSTGRES:
+        postgres_only = [item for item in items if item.get_closest_marker("postgres")]
+        if postgres_only:
+            config.hook.pytest_deselected(items=postgres_only)
+            items[:] = [item for item in items if not item.get_closest_marker("postgres")]
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
 
@@ -192,16 +201,18 @@ def free_port() -> int:
 class LiveServer:
     """The real server as a separate process (uvicorn), with its own data directory and database."""
 
-    def __init__(self, data_dir: Path, env_extra: dict[str, str] | None = None) -> None:
+    def __init__(self, data_dir: Path, env_extra: dict[str, str] | None = None, database_url: str = "",
+                 name: str = "server") -> None:
+        """`database_url`: share another live server's PostgreSQL database (several processes, one database)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
         self.env = {**os.environ, "XUNJIAN_DATA_DIR": str(data_dir), "XUNJIAN_PUBLIC_URL": self.url,
                     "XUNJIAN_DB_POOL_SIZE": "5", **(env_extra or {})}
         if ON_POSTGRES:
-            self.env["DATABASE_URL"] = _create_pg_database(PG_ADMIN_URL)
+            self.env["DATABASE_URL"] = database_url or _create_pg_database(PG_ADMIN_URL)
         self.proc: subprocess.Popen[bytes] | None = None
-        self.log = data_dir / "server.log"
+        self.log = data_dir / f"{name}.log"
 
     def start(self) -> "LiveServer":
         self.data_dir.mkdir(parents=True, exist_ok=True)
