@@ -48,6 +48,11 @@ class LogFilter:
         return urlencode({k: str(v) for k, v in params.items() if v not in (None, "")})
 
 
+def round_kinds() -> tuple[str, ...]:
+    """The kinds of round of the standard (patrol, cleaning, drains...), in its order."""
+    return tuple(dict.fromkeys(r["kind"] for r in standard.round_rows()))
+
+
 def _uuid(raw: str | None, name: str) -> uuid.UUID | None:
     if not raw:
         return None
@@ -76,7 +81,7 @@ def _choice(raw: str | None, allowed: tuple[str, ...], name: str) -> str:
 
 def parse_filter(params: Mapping[str, str], log: str) -> LogFilter:
     """Read a log's filters; `log` is "inspection", "rectifications" or "slots" (each has its own lists)."""
-    kinds = ("patrol", "gate", "cleaning", "drains", "pests", "greenery", "lighting")
+    kinds = round_kinds()
     categories = tuple(standard.category_codes()) if log == "rectifications" else kinds
     states = {"rectifications": RECT_STATES + RECT_STATE_GROUPS, "inspection": ROUND_STATES,
               "slots": SLOT_STATUSES}[log]

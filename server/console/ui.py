@@ -10,6 +10,7 @@ from litestar.response import Template
 
 from server import i18n, standard
 from server.console.access import SiteClock
+from server.console.filters import round_kinds
 from server.pages import request_language
 
 
@@ -39,6 +40,9 @@ class Ui:
     def categories(self, reception: bool | None = None) -> list[tuple[str, str]]:
         return [(c["code"], self.category(c["code"])) for c in standard.categories()
                 if reception is None or bool(c.get("reception")) == reception]
+
+    def kinds(self) -> tuple[str, ...]:
+        return round_kinds()
 
     def name(self, zh: str | None, en: str | None) -> str:
         return i18n.pick(zh or "", en or "", language=self.language)
