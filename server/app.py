@@ -11,6 +11,7 @@ from litestar.config.csrf import CSRFConfig
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException, ValidationException
 from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.response import Template
 from litestar.static_files import create_static_files_router
 from piccolo.engine.postgres import PostgresEngine
@@ -144,7 +145,10 @@ def create_app(extra_lifespan: list[Any] | None = None) -> Litestar:
             HTTPException: handle_http_exception,
             Exception: handle_unexpected,
         },
-        openapi_config=OpenAPIConfig(title="Xunjian 巡检", version="1", path="/schema"),
+        # Only the JSON document: the HTML viewers load scripts from CDNs and run
+        # inline code, which the CSP blocks and an offline deployment cannot reach.
+        openapi_config=OpenAPIConfig(title="Xunjian 巡检", version="1", path="/schema",
+                                     render_plugins=[JsonRenderPlugin()]),
         lifespan=[database_pool, scheduler_lifespan, *(extra_lifespan or [])],
         debug=False,
     )
