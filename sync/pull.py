@@ -191,7 +191,8 @@ async def pull(user: Staff, since: str | None, token: DeviceToken | None = None,
     deleted = gone_sites + gone_zones + gone_checkpoints + gone_templates + gone_staff
     if position is not None:
         deleted += await _deleted(site_ids, position)
-    if token is not None:
+    # A write per pull would queue every pull behind SQLite's one writer: a minute's precision will do.
+    if token is not None and (token.last_sync_at is None or at - token.last_sync_at > timedelta(seconds=60)):
         async with write_transaction():
             await DeviceToken.update({DeviceToken.last_sync_at: at}).where(DeviceToken.id == token.id)
     return {
