@@ -48,13 +48,15 @@ class AdminCheckpointsController(Controller):
     @post("/zones/{zone_id:uuid}")
     async def rename_zone(self, request: Request, admin: NamedDependency[Staff], zone_id: FromPath[UUID]) -> Any:
         form = await request.form()
+        await checkpoints.zone_of(admin, zone_id)  # another site's zone is 404 before its form is judged
         zone = await checkpoints.rename_zone(admin, zone_id, forms.text(form, "name", required=True, label="区域名称"))
         return redirect(f"/admin/sites/{zone.site}/checkpoints?ok=saved")
 
     @post("/zones/{zone_id:uuid}/move")
     async def move_zone(self, request: Request, admin: NamedDependency[Staff], zone_id: FromPath[UUID]) -> Any:
         form = await request.form()
-        zone = await checkpoints.move_zone(admin, zone_id, forms.text(form, "direction", 8))
+        # The service accepts only up/down, after the access check (a parse here would answer first).
+        zone = await checkpoints.move_zone(admin, zone_id, str(form.get("direction") or "").strip())
         return redirect(f"/admin/sites/{zone.site}/checkpoints?ok=moved")
 
     @post("/zones/{zone_id:uuid}/retire")
@@ -100,7 +102,7 @@ class AdminCheckpointsController(Controller):
     @post("/checkpoints/{cp_id:uuid}/move")
     async def move_checkpoint(self, request: Request, admin: NamedDependency[Staff], cp_id: FromPath[UUID]) -> Any:
         form = await request.form()
-        cp = await checkpoints.move_checkpoint(admin, cp_id, forms.text(form, "direction", 8))
+        cp = await checkpoints.move_checkpoint(admin, cp_id, str(form.get("direction") or "").strip())
         return redirect(f"/admin/sites/{cp.site}/checkpoints?ok=moved")
 
     @post("/checkpoints/{cp_id:uuid}/retire")
@@ -143,6 +145,7 @@ class AdminCheckpointsController(Controller):
     @post("/lights/{light_id:uuid}")
     async def update_light(self, request: Request, admin: NamedDependency[Staff], light_id: FromPath[UUID]) -> Any:
         form = await request.form()
+        await lights.light_of(admin, light_id)  # another site's light is 404 before its form is judged
         action = forms.text(form, "action", 16)
         if action in ("retire", "restore"):
             light = await lights.set_retired(admin, light_id, action == "retire")

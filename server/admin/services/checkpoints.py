@@ -39,6 +39,11 @@ async def _zone(admin: Staff, zone_id: Any) -> tuple[Zone, Site]:
     return zone, await admin_site(admin, zone.site)
 
 
+async def zone_of(admin: Staff, zone_id: Any) -> Zone:
+    """A zone of one of this admin's sites (404 otherwise): check it before judging a form about it."""
+    return (await _zone(admin, zone_id))[0]
+
+
 async def _checkpoint(admin: Staff, cp_id: Any) -> tuple[Checkpoint, Site]:
     cp = await Checkpoint.objects().where(Checkpoint.id == cp_id).first()
     if cp is None:

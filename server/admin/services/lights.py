@@ -62,6 +62,11 @@ async def _light(admin: Staff, light_id: Any) -> tuple[Light, Any]:
     return light, await admin_site(admin, light.site)
 
 
+async def light_of(admin: Staff, light_id: Any) -> Light:
+    """A light of one of this admin's sites (404 otherwise): check it before judging a form about it."""
+    return (await _light(admin, light_id))[0]
+
+
 async def update(admin: Staff, light_id: Any, zone_id: Any, label: str, count: int) -> Light:
     light, site = await _light(admin, light_id)
     _check(label, count)
