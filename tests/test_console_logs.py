@@ -128,6 +128,14 @@ def test_inspection_csv_has_answers_times_and_proof(sup, seeded):
     assert record["缺照片"] == "1" and record["时间(校正)"] and record["服务器接收"]
 
 
+def test_csv_cells_cannot_become_excel_formulas(sup, seeded):
+    run(rects.report_finding(seeded["users"]["guard"], uuid.uuid4(), seeded["site"].id, "pests", "normal",
+                             note='=HYPERLINK("http://evil.example","点我")', at=datetime.now(timezone.utc)))
+    rows = read_csv(sup.get(f"/console/sites/{seeded['site'].id}/logs/rectifications.csv?category=pests"))
+    note = dict(zip(rows[0], rows[1]))["说明"]
+    assert note == "'=HYPERLINK(\"http://evil.example\",\"点我\")"
+
+
 def test_csv_in_english_for_an_english_reader(sup, seeded):
     sup.get("/lang/en")
     rows = read_csv(sup.get(f"/console/sites/{seeded['site'].id}/logs/rectifications.csv?category=drain"))

@@ -186,13 +186,20 @@ def _fmt(clock: SiteClock, moment: Any) -> str:
     return clock.local(moment).strftime("%Y-%m-%d %H:%M:%S") if moment else ""
 
 
+def _cell(value: Any) -> Any:
+    """A text cell Excel would run as a formula (=, +, -, @) is written as text: notes come from anyone."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def _csv(header: list[str], rows: list[list[Any]]) -> str:
     """UTF-8 with a byte-order mark, so Excel opens the Chinese text correctly."""
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerows([[_cell(v) for v in row] for row in rows])
     return out.getvalue()
 
 
