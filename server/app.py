@@ -25,7 +25,7 @@ from server.fieldapp.controllers import FieldAppController
 from server.notify.controllers import InboxController, NotificationsApi, PushApi
 from server.photos.controllers import PhotoController, PhotoSyncController
 from server.scheduler import scheduler_lifespan
-from server.security import security_headers_middleware
+from server.security import add_security_headers
 from server.pages import WEB_DIR, home_url, optional_user, provide_user, redirect, request_language, template_config
 from server.settings import get_settings
 from server.sites.controllers import SitesApi
@@ -41,10 +41,11 @@ def wants_json(request: Request) -> bool:
     return request.url.path.startswith(JSON_PREFIXES)
 
 
-def _error_response(request: Request, status: int, code: str, reason: str, extra: dict[str, Any] | None = None) -> Response:
+def _error_response(request: Request, status: int, code: str, reason: str, extra: dict[str, Any] | None = None,
+                    headers: dict[str, str] | None = None) -> Response:
     if wants_json(request):
         return Response(content={"code": code, "reason": reason, **(extra or {})}, status_code=status,
-                        media_type=MediaType.JSON)
+                        media_type=MediaType.JSON, headers=headers)
     if status == 401:
         return redirect(f"/login?next={request.url.path}")
     language = request_language(request)
@@ -53,11 +54,13 @@ def _error_response(request: Request, status: int, code: str, reason: str, extra
         message_key = "error.csrf"
     message = i18n.translate(language, message_key) if message_key else reason
     return Template(template_name="error.html", status_code=status, media_type=MediaType.HTML,
-                    context={"status": status, "code": code, "message": message})
+                    context={"status": status, "code": code, "message": message}, headers=headers)
 
 
 def handle_app_error(request: Request, exc: AppError) -> Response:
-    return _error_response(request, exc.status_code, exc.code, exc.reason, exc.extra)
+    minutes = exc.extra.get("retry_after_minutes")
+    headers = {"retry-after": str(int(minutes) * 60)} if exc.status_code == 429 and minutes else None
+    return _error_response(request, exc.status_code, exc.code, exc.reason, exc.extra, headers)
 
 
 def handle_http_exception(request: Request, exc: HTTPException) -> Response:
@@ -72,7 +75,8 @@ def handle_http_exception(request: Request, exc: HTTPException) -> Response:
         extra["errors"] = exc.extra
     if status >= 500:
         log.exception("server error on %s", request.url.path, exc_info=exc)
-    return _error_response(request, status, code, reason, extra)
+    # Keep the exception's own headers: a 405 must say which methods are allowed (Allow).
+    return _error_response(request, status, code, reason, extra, dict(exc.headers or {}) or None)
 
 
 def handle_unexpected(request: Request, exc: Exception) -> Response:
@@ -133,7 +137,7 @@ def create_app(extra_lifespan: list[Any] | None = None) -> Litestar:
             create_static_files_router(path="/static", directories=[WEB_DIR / "static"], name="static"),
         ],
         dependencies={"user": Provide(provide_user)},
-        middleware=[security_headers_middleware],
+        before_send=[add_security_headers],
         after_request=html_templates,
         template_config=template_config(),
         csrf_config=CSRFConfig(

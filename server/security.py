@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from litestar.datastructures import MutableScopeHeaders
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Message, Scope
 
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
@@ -30,20 +30,15 @@ HEADERS = {
 }
 
 
-def security_headers_middleware(app: ASGIApp) -> ASGIApp:
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
-            return
+async def add_security_headers(message: Message, scope: Scope) -> None:
+    """A `before_send` hook: every response start gets the headers a handler did not set itself.
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableScopeHeaders.from_message(message)
-                for name, value in HEADERS.items():
-                    if name not in headers:
-                        headers[name] = value
-            await send(message)
-
-        await app(scope, receive, send_with_headers)
-
-    return middleware
+    A hook on the app's send, not a middleware: Litestar runs middleware only
+    around matched routes, so 404s for unknown paths, 405s and errors raised
+    before a handler would otherwise go out without them.
+    """
+    if message["type"] == "http.response.start":
+        headers = MutableScopeHeaders.from_message(message)
+        for name, value in HEADERS.items():
+            if name not in headers:
+                headers[name] = value
