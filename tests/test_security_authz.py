@@ -15,8 +15,6 @@ login (401, or a redirect to /login?next=), 403, 404.
 
 from __future__ import annotations
 
-import re
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterator
@@ -25,18 +23,15 @@ import pytest
 from litestar.testing import TestClient
 
 from conftest import run
+from security_support import (ANON, OBJECT_PARAMS, ROLES, SiteWorld, app_routes, fill, params_for, path_params,
+                              site_world)
 
-ROLES = ("guard", "cleaner", "gardener", "technician", "supervisor", "admin")
-ANON = "anonymous"
 PUBLIC = (*ROLES, ANON)
 SIGNED_IN = ROLES
 CONSOLE = ("supervisor", "admin")
 ADMIN = ("admin",)
 
 OK, LOGIN, FORBIDDEN, HIDDEN = "ok", "login", "403", "404"
-# Path parameters naming an object that belongs to a site (or to a person).
-OBJECT_PARAMS = ("site_id", "staff_id", "cp_id", "zone_id", "light_id", "template_id", "rect_id", "finding_id",
-                 "round_id", "record_id", "token_id", "notification_id", "sha256")
 
 
 @dataclass(frozen=True)
@@ -184,59 +179,6 @@ def outcome(response: Any) -> str:
     return {403: FORBIDDEN, 404: HIDDEN}.get(status, OK)
 
 
-def app_routes(app: Any) -> list[tuple[str, str]]:
-    """Every (method, path) of the route table; OPTIONS is Litestar's own answer on each path."""
-    return sorted((method, route.path) for route in app.routes for method in route.route_handler_map
-                  if method != "OPTIONS")
-
-
-def path_params(path: str) -> list[str]:
-    return [part[1:-1].split(":")[0] for part in path.split("/") if part.startswith("{")]
-
-
-@dataclass
-class SiteWorld:
-    """A site with one person per role, a victim for admin actions, and one record of each kind."""
-
-    ids: dict[str, str]
-    users: dict[str, Any]
-
-
-async def _site_world() -> SiteWorld:
-    from console_data import new_site, quick_staff, upload
-    from photo_samples import jpeg
-
-    from server.notify.inbox import Draft, store
-    from server.rectifications.services import report_finding
-    from server.rounds.services import start_round
-    from server.sites.tables import Light
-    from server.staff.auth import issue_device_token
-    from server.staff.tables import DeviceToken
-
-    s = await new_site()
-    users, site_id = s["users"], s["site"].id
-    guard = users["guard"]
-    victim = await quick_staff(f"victim-{s['tag']}", "受害者", "guard", site_id)
-    await issue_device_token(victim, "victim-phone", "victim")
-    token = await DeviceToken.select(DeviceToken.id).where(DeviceToken.staff == victim.id).first()
-    light = Light(site=site_id, zone=s["zone"].id, label="路灯", count=3)
-    await light.save()
-    photo = await upload(guard, jpeg(seed=hash(s["tag"]) % 1000))
-    rect_id = uuid.uuid4()
-    await report_finding(guard, rect_id, site_id, "drain", "normal", photos=[photo])
-    now = datetime.now(timezone.utc)
-    rnd = await start_round(uuid.uuid4(), s["templates"]["patrol.core"], guard, now, now)
-    notes = {}
-    for role, person in users.items():
-        [notes[role]] = await store([Draft(staff=person, kind="finding", event_key=f"matrix-{uuid.uuid4()}",
-                                           title="矩阵", body="矩阵测试", url="/notifications")])
-    ids = {"site_id": site_id, "staff_id": victim.id, "token_id": token["id"], "cp_id": s["checkpoints"]["core"].id,
-           "zone_id": s["zone"].id, "light_id": light.id, "template_id": s["templates"]["patrol.core"].id,
-           "rect_id": rect_id, "finding_id": rect_id, "record_id": rect_id, "round_id": rnd.id, "sha256": photo}
-    return SiteWorld(ids={k: str(v) for k, v in ids.items()} | {f"note:{r}": str(n) for r, n in notes.items()},
-                     users=users)
-
-
 @dataclass
 class Actor:
     role: str
@@ -248,7 +190,7 @@ class Actor:
 def world(app: Any) -> Iterator[tuple[TestClient, SiteWorld, SiteWorld, dict[str, Actor], str]]:
     from server.staff.auth import create_session, issue_device_token
 
-    own, other = run(_site_world()), run(_site_world())
+    own, other = run(site_world()), run(site_world())
     actors = {ANON: Actor(ANON)}
     for role in ROLES:
         person = own.users[role]
@@ -257,20 +199,6 @@ def world(app: Any) -> Iterator[tuple[TestClient, SiteWorld, SiteWorld, dict[str
         client.get("/login")
         csrf = client.cookies.get("xj_csrf")
         yield client, own, other, actors, csrf
-
-
-def params_for(path: str, scope: str, role: str, own: SiteWorld, other: SiteWorld) -> dict[str, str]:
-    values = {"language": "en", "file_path": "css/app.css", "path": "nothing-here", "record_type": "finding",
-              "action": "comment"}
-    objects = [name for name in path_params(path) if name in OBJECT_PARAMS]
-    for position, name in enumerate(objects):
-        world = own if scope == "own" or (scope == "mixed" and position == 0) else other
-        if name == "notification_id":
-            # Your own notification, or someone else's (another site's supervisor's).
-            values[name] = world.ids[f"note:{role if world is own and role != ANON else 'supervisor'}"]
-        else:
-            values[name] = world.ids[name]
-    return values
 
 
 def scopes_of(path: str, rule: Rule) -> tuple[str, ...]:
@@ -316,8 +244,7 @@ def test_authorization_matrix(app: Any, world: Any) -> None:
         rule = RULES[(method, path)]
         for scope in scopes_of(path, rule):
             for role, actor in actors.items():
-                values = params_for(path, scope, role, own, other)
-                concrete = re.sub(r"\{(\w+)(:[^}]*)?\}", lambda m: values[m.group(1)], path)
+                concrete = fill(path, params_for(path, scope, role, own, other))
                 response = call(client, method, concrete, rule, actor, own, csrf)
                 requests += 1
                 got, want = outcome(response), expected(rule, role, scope)
