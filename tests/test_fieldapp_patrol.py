@@ -111,6 +111,7 @@ def test_offline_patrol_survives_reload_and_restart_and_arrives_once(playwright_
             page.click("[data-action=save-visit]")
             # A problem answer leads straight to the finding.
             page.wait_for_function("() => location.hash.startsWith('#/finding?')")
+            page.wait_for_selector("[data-action=save-finding]")
             assert page.locator("[data-category][aria-pressed=true]").count() == 1, "a category is suggested"
             page.click("[data-category=fire_safety]")
             page.click("[data-severity=normal]")

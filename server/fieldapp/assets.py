@@ -1,9 +1,8 @@
 """What the field app's service worker precaches, and the version that names it.
 
 Everything is computed once at start-up from the files on disk: the shell
-HTML (with both catalogues and the finding categories embedded, so it opens
-offline with no further request), the manifest, and every static file of the
-app. The version is a content hash of all of them, so a deployment that
+HTML, the boot data (both catalogues and the finding categories), the
+manifest, and every static file of the app. The version is a content hash of all of them, so a deployment that
 changes any byte makes phones install a new service worker and drop the old
 cache, and one that changes nothing keeps them quiet.
 """
@@ -30,6 +29,7 @@ SW_PUSH_FILE = STATIC_DIR / "sw-push.js"
 PRECACHED_DIRS = ("app", "vendor", "icons")
 PRECACHED_SUFFIXES = (".js", ".css", ".png", ".svg", ".json", ".webp")
 SHELL_URL = "/app"
+BOOT_URL = "/app/boot.json"
 MANIFEST_URL = "/manifest.webmanifest"
 THEME_COLOUR = "#0b6e4f"
 BACKGROUND_COLOUR = "#f6f7f6"
@@ -41,6 +41,7 @@ SHARED_KEYS = ("app.name",)
 @dataclass(frozen=True)
 class AppBundle:
     shell: bytes
+    boot: bytes
     manifest: bytes
     service_worker: bytes
     version: str
@@ -81,16 +82,20 @@ def extension_modules() -> list[str]:
 
 
 def render_shell() -> bytes:
+    # Kept small: on the first visit it travels twice (the page, then the worker's precache).
     env = Environment(loader=FileSystemLoader(WEB_DIR / "templates"), autoescape=select_autoescape(["html"]))
-    env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": True}
+    return env.get_template("app/shell.html").render(theme=THEME_COLOUR).encode("utf-8")
+
+
+def render_boot() -> bytes:
+    """What the app needs before its first screen: both catalogues, the categories, extension modules."""
     boot = {
         "i18n": {lang: app_catalogue(lang) for lang in i18n.LANGUAGES},
         "default_language": i18n.DEFAULT_LANGUAGE,
         "categories": categories(),
         "extensions": extension_modules(),
     }
-    html = env.get_template("app/shell.html").render(boot=boot, theme=THEME_COLOUR)
-    return html.encode("utf-8")
+    return json.dumps(boot, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
 def render_manifest() -> bytes:
@@ -118,8 +123,8 @@ def render_manifest() -> bytes:
 
 def build_bundle() -> AppBundle:
     """Shell, manifest, precache list and the service worker that carries the version."""
-    shell, manifest = render_shell(), render_manifest()
-    assets: list[tuple[str, bytes]] = [(SHELL_URL, shell), (MANIFEST_URL, manifest)]
+    shell, boot, manifest = render_shell(), render_boot(), render_manifest()
+    assets: list[tuple[str, bytes]] = [(SHELL_URL, shell), (BOOT_URL, boot), (MANIFEST_URL, manifest)]
     assets += [(static_url(p), p.read_bytes()) for p in static_files()]
     template = SW_TEMPLATE.read_text(encoding="utf-8")
     push = SW_PUSH_FILE.read_bytes() if SW_PUSH_FILE.is_file() else b""
@@ -134,7 +139,7 @@ def build_bundle() -> AppBundle:
         "imports": ["/static/sw-push.js"] if push else [],
     }
     sw = template.replace("/*XJ_CONFIG*/{}", json.dumps(config, ensure_ascii=False, indent=1))
-    return AppBundle(shell=shell, manifest=manifest, service_worker=sw.encode("utf-8"), version=version,
+    return AppBundle(shell=shell, boot=boot, manifest=manifest, service_worker=sw.encode("utf-8"), version=version,
                      precache=tuple(config["precache"]))
 
 

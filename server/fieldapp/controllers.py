@@ -26,6 +26,11 @@ class FieldAppController(Controller):
         """The app shell: static for everyone; the person's data lives in the phone's IndexedDB."""
         return Response(current_bundle().shell, media_type="text/html", headers=NO_CACHE)
 
+    @get("/app/boot.json")
+    async def boot(self) -> Response[bytes]:
+        """Catalogues and categories for the app (precached with the shell)."""
+        return Response(current_bundle().boot, media_type="application/json", headers=NO_CACHE)
+
     @get("/sw.js")
     async def service_worker(self) -> Response[bytes]:
         return Response(current_bundle().service_worker, media_type="text/javascript",

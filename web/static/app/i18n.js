@@ -1,6 +1,7 @@
 // Translations: the same catalogues as the server (web/i18n/<lang>/app.json),
-// embedded in the shell by the server so they are there offline.
-const boot = JSON.parse(document.getElementById("xj-boot").textContent);
+// with the finding categories, in /app/boot.json: precached by the service
+// worker with the shell, so they are there offline.
+const boot = await (await fetch("/app/boot.json", { credentials: "same-origin" })).json();
 export const LANGUAGES = ["zh-CN", "en"];
 let language = boot.default_language || "zh-CN";
 

@@ -85,7 +85,22 @@ async function updateStatus() {
   statusEl.textContent = text;
 }
 
-export async function render() {
+let rendering = null;
+let rerender = false;
+
+/** Draw the screen of the current hash; calls during a draw make one more draw after it (never two at once). */
+export function render() {
+  if (rendering) { rerender = true; return rendering; }
+  rendering = (async () => {
+    do {
+      rerender = false;
+      await renderOnce();
+    } while (rerender);
+  })().finally(() => { rendering = null; });
+  return rendering;
+}
+
+async function renderOnce() {
   const mine = ++renderSeq;
   if (cleanup) { try { cleanup(); } catch (_) { /* already stopped */ } cleanup = null; }
   const { path, query } = parseHash();

@@ -5,7 +5,7 @@
 // the server verifies it too.
 import { sha256Hex } from "./camera.js";
 
-const JSQR_URL = "/static/vendor/jsQR-1.4.0.js";
+const JSQR_URL = "/static/vendor/jsQR-1.4.0.min.js";
 let jsQRPromise = null;
 let detectorPromise = null;
 

@@ -274,14 +274,14 @@ export async function restore() {
 }
 
 export async function start() {
-  if (started) return syncNow("load");
+  if (started) return;
   started = true;
   window.addEventListener("online", () => { state.failures = 0; syncNow("online"); });
   window.addEventListener("offline", emit);
   setInterval(() => {
     if (!state.nextRetryAt || Date.parse(state.nextRetryAt) <= Date.now()) syncNow("timer");
   }, PERIOD_MS);
-  syncNow("load");
+  if (!current) syncNow("load");
 }
 
 /** After a new login: clear the expired state and sync at once. */
@@ -292,5 +292,7 @@ export async function loggedIn() {
   state.nextRetryAt = null;
   await kv.del("needsLogin");
   emit();
-  return syncNow("login");
+  // Not awaited: the person goes on to the home screen while it runs.
+  if (started) syncNow("login");
+  else start();
 }

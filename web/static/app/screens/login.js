@@ -22,7 +22,6 @@ export async function saveLogin(ctx, payload, username = "") {
     navigator.storage.persist().then((granted) => kv.set("persisted", granted)).catch(() => {});
   }
   await sync.loggedIn();
-  sync.start();
 }
 
 export async function render(view, { query }, ctx) {

@@ -63,7 +63,7 @@ export async function renderDetail(view, { params: [id] }, ctx) {
   ];
   mount(view,
     h("p", {}, h("span.icon.big", {}, cat.icon), " ", r.severity === "emergency" ? chip(t("field.severity.emergency"), "bad") : chip(t("field.severity.normal")),
-      " ", chip(t(`field.rect.state.${state}`), state === "fixed" ? "ok" : ""), h("span", { "data-rect-state": state })),
+      " ", h("span", { "data-rect-state": state }, chip(t(`field.rect.state.${state}`), state === "fixed" ? "ok" : ""))),
     deadline(r),
     r.note ? h("p.note", {}, r.note) : null,
     before.length ? h("section", {}, h("h2", {}, t("field.rect.before")), h("div.photos", {}, before)) : null,
