@@ -3,6 +3,7 @@
 Starts the server with the demo data in a temporary directory, logs in as
 guard1 in a real Chromium (Playwright, Debian's /usr/lib/chromium/chromium),
 waits until the service worker controls the app and the first sync is done,
+times a few offline reloads (to the first screen, from the worker's cache),
 and prints every response that came over the network with its raw and gzip
 size (what a server or proxy with gzip on transfers). The app's own files are
 totalled apart from the data calls (device login, pull), which depend on the site.
@@ -71,7 +72,16 @@ def first_visit(base: str) -> list[tuple[str, str, int]]:
         page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=60_000)
         page.wait_for_function("() => document.querySelector('.sync-status').dataset.lastSync", timeout=60_000)
         page.wait_for_timeout(1500)  # late requests (manifest icons, extension modules)
+        context.set_offline(True)
+        timings = []
+        for _ in range(3):
+            start = time.perf_counter()
+            page.reload()
+            page.wait_for_selector("html[data-app=ready]", timeout=60_000)
+            timings.append((time.perf_counter() - start) * 1000)
         browser.close()
+    print(f"offline open (reload to first screen, from the worker's cache): "
+          f"{', '.join(f'{t:.0f}' for t in timings)} ms")
     return seen
 
 

@@ -233,6 +233,14 @@ def outbox_size(page: Any) -> int:
     return int(page.get_attribute(".sync-status", "data-outbox") or "0")
 
 
+def expect_outbox(page: Any, count: int, timeout: float = 10_000) -> None:
+    """The top bar shows `count` ops waiting (it is redrawn a moment after each screen)."""
+    try:
+        page.wait_for_function(f"() => document.querySelector('.sync-status').dataset.outbox === '{count}'", timeout=timeout)
+    except Exception:
+        raise AssertionError(f"outbox shows {outbox_size(page)}, expected {count}") from None
+
+
 def go(page: Any, hash_: str) -> None:
     page.evaluate(f"location.hash = {json.dumps(hash_)}")
     page.wait_for_function(f"() => document.getElementById('view').dataset.route === {json.dumps(hash_.lstrip('#').split('?')[0])}")

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import LiveServer
 from fieldapp_support import (
-    add_photos, big_jpeg, go, login_form, outbox_size, persistent_context, qr_png, scan_poster, server_query,
+    add_photos, big_jpeg, go, login_form, expect_outbox, persistent_context, qr_png, scan_poster, server_query,
     wait_app, wait_offline_ready, wait_synced,
 )
 from server.demo import DEMO_CHECKPOINTS, demo_secret
@@ -128,15 +128,15 @@ def test_offline_patrol_survives_reload_and_restart_and_arrives_once(playwright_
     page.click("[data-action=finish]")
     page.wait_for_function("() => location.hash === '#/'")
     expected_ops = 1 + len(items) + 1 + 1  # start, visits, the finding, finish
-    assert outbox_size(page) == expected_ops
+    expect_outbox(page, expected_ops)
     assert page.get_attribute(".sync-status", "data-photos") == "2"
     assert page.get_attribute(".sync-status", "data-sync") == "offline"
 
     # Reload while offline: the service worker opens the app, IndexedDB still holds everything.
     page.reload()
     wait_app(page)
-    assert outbox_size(page) == expected_ops
-    assert page.locator(f"[data-record='{round_id}']").count() == 1
+    expect_outbox(page, expected_ops)
+    page.wait_for_selector(f"[data-record='{round_id}']")
     assert "等待发送" in page.inner_text(f"[data-record='{round_id}']")
 
     # Close the browser and open it again on the same profile, still offline (a phone restart).
@@ -147,8 +147,9 @@ def test_offline_patrol_survives_reload_and_restart_and_arrives_once(playwright_
         page = context.pages[0]
         page.goto(f"{field_server.url}/app")
         wait_app(page)
-        assert outbox_size(page) == expected_ops
+        expect_outbox(page, expected_ops)
         go(page, f"#/round/{round_id}")
+        page.wait_for_selector("[data-item]")
         assert page.locator("[data-visited='1']").count() == len(items)
 
         # Signal again: it all goes by itself.

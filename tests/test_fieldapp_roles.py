@@ -17,7 +17,7 @@ import pytest
 
 from conftest import LiveServer
 from fieldapp_support import (
-    TIMEZONE, add_photos, go, login_form, outbox_size, persistent_context, server_query, small_jpeg, wait_app,
+    TIMEZONE, add_photos, go, login_form, expect_outbox, persistent_context, server_query, small_jpeg, wait_app,
     wait_offline_ready, wait_synced, watch,
 )
 from server.demo import DEMO_PASSWORD
@@ -74,7 +74,7 @@ def test_cleaner_ticks_the_daily_route_without_scanning(playwright_instance, fie
         page.wait_for_selector("[data-skipped='0']")
         page.click("[data-action=finish]")
         page.wait_for_function("() => location.hash === '#/'")
-        assert outbox_size(page) == sweep["items"] + 2
+        expect_outbox(page, sweep["items"] + 2)
         context.set_offline(False)
         wait_synced(page)
     finally:
@@ -129,12 +129,12 @@ def test_technician_fixes_an_assigned_rectification_offline(playwright_instance,
         page.wait_for_selector("[data-rect-state=in_progress]")
         page.click("[data-action=rect-fix]")  # without an after photo: refused on the phone
         page.wait_for_selector("#toast:not([hidden])")
-        assert outbox_size(page) == 1
+        expect_outbox(page, 1)
         add_photos(page, "[data-photo-input=after]", [small_jpeg(tmp_path / "after.jpg", seed=22)], expected=1)
         page.fill("textarea[name=note]", "已更换灯泡")
         page.click("[data-action=rect-fix]")
         page.wait_for_selector("[data-rect-state=fixed]")
-        assert outbox_size(page) == 2
+        expect_outbox(page, 2)
 
         context.set_offline(False)
         wait_synced(page)

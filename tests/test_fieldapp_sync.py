@@ -15,7 +15,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from conftest import LiveServer
 from fieldapp_support import (
-    LoopbackProxy, go, login_form, outbox_size, persistent_context, record_ids, report_finding, server_query,
+    LoopbackProxy, go, login_form, expect_outbox, persistent_context, record_ids, report_finding, server_query,
     small_jpeg, wait_app, wait_offline_ready, wait_synced, worker_version,
 )
 
@@ -92,7 +92,7 @@ def test_token_revoked_while_offline_keeps_the_queue_through_login(playwright_in
         report_finding(page, [small_jpeg(tmp_path / "tree.jpg", seed=3)], category="dead_tree", note="枯树")
         report_finding(page, [small_jpeg(tmp_path / "hedge.jpg", seed=4)], category="other", note="绿篱超高")
         finding_ids = record_ids(page, "finding")
-        assert outbox_size(page) == 2
+        expect_outbox(page, 2)
         # Meanwhile an admin revokes this phone's token (or it runs out).
         revoked = server_query(field_server, """
             from server.staff.auth import revoke_device_tokens
@@ -108,7 +108,7 @@ def test_token_revoked_while_offline_keeps_the_queue_through_login(playwright_in
         page.reload()  # the queue and the expired state survive a reload too
         wait_app(page)
         page.wait_for_selector("[data-login=expired]")
-        assert outbox_size(page) == 2
+        expect_outbox(page, 2)
         page.fill("input[name=username]", "gardener1")
         page.fill("input[name=password]", "xunjian-demo")
         page.click("button[type=submit]")
@@ -139,7 +139,7 @@ def test_app_opens_offline_after_a_new_version_without_losing_the_outbox(playwri
         report_finding(page, [small_jpeg(tmp_path / "x.jpg", seed=11)], category="graffiti")
         finding_id = record_ids(page, "finding")[0]
         page.wait_for_function("() => document.querySelector('.sync-status').dataset.sync === 'waiting'", timeout=30_000)
-        assert outbox_size(page) == 1
+        expect_outbox(page, 1)
 
         # A new deployment: the worker changes, installs, takes over and drops the old cache.
         proxy.sw_suffix = "v2"
@@ -162,7 +162,7 @@ def test_app_opens_offline_after_a_new_version_without_losing_the_outbox(playwri
         context.set_offline(True)
         page.reload()
         wait_app(page)
-        assert outbox_size(page) == 1
+        expect_outbox(page, 1)
         go(page, "#/settings")
         assert page.get_attribute("[data-version]", "data-version").startswith("v2-")
     finally:
