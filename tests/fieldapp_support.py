@@ -294,3 +294,18 @@ def worker_version(page: Any) -> str | None:
         sw.postMessage({ type: 'version' }, [ch.port2]);
         setTimeout(() => resolve(null), 2000);
     })""")
+
+
+def y4m_video(png: Path, path: Path, frames: int = 10) -> Path:
+    """A short Y4M clip of a still picture: Chromium's fake camera plays it (--use-file-for-fake-video-capture)."""
+    from PIL import Image
+
+    image = Image.open(png).convert("RGB")
+    w, h = (image.width // 2) * 2 + 160, (image.height // 2) * 2 + 120
+    canvas = Image.new("RGB", (w, h), (200, 200, 190))  # the poster on a wall, not filling the frame
+    canvas.paste(image, ((w - image.width) // 2, (h - image.height) // 2))
+    y, cb, cr = canvas.convert("YCbCr").split()
+    chroma = [c.resize((w // 2, h // 2)) for c in (cb, cr)]
+    frame = b"FRAME\n" + y.tobytes() + chroma[0].tobytes() + chroma[1].tobytes()
+    path.write_bytes(f"YUV4MPEG2 W{w} H{h} F10:1 Ip A1:1 C420jpeg\n".encode() + frame * frames)
+    return path
