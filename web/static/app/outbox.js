@@ -26,15 +26,20 @@ export async function peek(limit = 500) {
   return tx(["outbox"], "readonly", (s) => req(s.outbox.getAll(null, limit)));
 }
 
+/** Remove one answered op inside a transaction holding "outbox" (atomic with what its answer changes). */
+export async function removeIn(stores, opId) {
+  const key = await req(stores.outbox.index("op_id").getKey(opId));
+  if (key === undefined) return false;
+  await req(stores.outbox.delete(key));
+  return true;
+}
+
 /** Remove the ops whose results came back (by op_id); the others stay for the next attempt. */
 export async function removeAfterAck(opIds) {
   if (!opIds.length) return 0;
   return tx(["outbox"], "readwrite", async (s) => {
     let removed = 0;
-    for (const id of opIds) {
-      const key = await req(s.outbox.index("op_id").getKey(id));
-      if (key !== undefined) { await req(s.outbox.delete(key)); removed += 1; }
-    }
+    for (const id of opIds) if (await removeIn(s, id)) removed += 1;
     return removed;
   });
 }

@@ -122,8 +122,7 @@ async function applyResults(ops, results) {
         const rec = await req(s.records.get(op.record_id));
         if (rec) await req(s.records.put({ ...rec, missing_photos: r.missing_photos }));
       }
-      const key = await req(s.outbox.index("op_id").getKey(op.op_id));
-      if (key !== undefined) await req(s.outbox.delete(key));
+      await outbox.removeIn(s, op.op_id);
     }
   });
 }

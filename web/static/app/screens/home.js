@@ -29,9 +29,12 @@ function stateChip(st) {
   return chip(stateText(st), st.attention ? "bad" : st.done ? "ok" : "warn");
 }
 
-async function begin(ctx, tpl) {
-  const round = await startRound(ctx.user, tpl);
-  ctx.queued();
+async function begin(ctx, tpl, button) {
+  // A round of this template already open (a double tap, or started earlier) is continued, not doubled.
+  if (button) button.disabled = true;
+  const open = (await records("round", ctx.user.id)).find((r) => r.template_id === tpl.id && !r.finished_at);
+  const round = open || (await startRound(ctx.user, tpl));
+  if (!open) ctx.queued();
   ctx.go(`#/round/${round.id}`);
 }
 
@@ -75,7 +78,7 @@ export async function render(view, _args, ctx) {
     return h("li.row", { "data-due": d.template_id, "data-status": status },
       h("div.grow", {}, h("strong", {}, pick(tpl, "name")), h("div.muted.small", { "data-window": "" }, windowText(d))),
       chip(t(`field.due.${status}`), STATUS_KIND[status]),
-      status === "done" ? null : h("button.primary", { type: "button", "data-start": d.template_id, onclick: () => begin(ctx, tpl) }, t("field.round.start")));
+      status === "done" ? null : h("button.primary", { type: "button", "data-start": d.template_id, onclick: (e) => begin(ctx, tpl, e.currentTarget) }, t("field.round.start")));
   }));
 
   const mine = rects.filter((r) => r.assignee_id === user.id && !["verified"].includes(r.state))
@@ -132,7 +135,7 @@ export async function renderStart(view, _args, ctx) {
   ctx.setTitle(t("field.home.other_round"), true);
   const templates = await templatesForMe(ctx.user);
   mount(view, h("ul.list", {}, templates.map((tpl) => h("li", {},
-    h("button.big.row", { type: "button", "data-start": tpl.id, onclick: () => begin(ctx, tpl) },
+    h("button.big.row", { type: "button", "data-start": tpl.id, onclick: (e) => begin(ctx, tpl, e.currentTarget) },
       h("div.grow", {}, h("strong", {}, pick(tpl, "name")), h("div.muted.small", {}, pick(tpl.frequency || {}, "text"),
         " · ", t(`field.proof.${tpl.proof === "any" ? "any" : "qr"}`))))))),
   templates.length ? null : h("p.muted", {}, t("field.home.no_templates")));
