@@ -9,6 +9,7 @@ import hashlib
 import re
 import tempfile
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -85,28 +86,38 @@ def test_cleaner_ticks_the_daily_route_without_scanning(playwright_instance, fie
     assert {v["proof"] for v in got["visits"]} == {"none"}
 
 
-def assigned_rectification(server: LiveServer, photo: bytes) -> dict[str, str]:
-    """A supervisor reports a broken light with a photo and assigns it to tech1, through the sync API."""
+def as_supervisor(server: LiveServer, ops: list[dict[str, Any]], photo: bytes | None = None) -> dict[str, Any]:
+    """supervisor1's phone, through the sync API: upload a photo, push ops (their data may use
+    {site}, {tech} and {photo}), and return the pull it started from and the answers."""
     with httpx.Client(base_url=server.url, timeout=30) as http:
         token = http.post("/api/auth/device", json={
             "username": "supervisor1", "password": DEMO_PASSWORD, "device_id": str(uuid.uuid4()), "device_name": "test"}).json()["token"]
         auth = {"Authorization": f"Bearer {token}"}
-        sha = hashlib.sha256(photo).hexdigest()
-        assert http.put(f"/sync/photos/{sha}", content=photo, headers={**auth, "Content-Type": "image/jpeg"}).status_code in (200, 201)
+        sha = hashlib.sha256(photo).hexdigest() if photo else ""
+        if photo:
+            assert http.put(f"/sync/photos/{sha}", content=photo, headers={**auth, "Content-Type": "image/jpeg"}).status_code in (200, 201)
         pull = http.get("/sync/pull", headers=auth).json()
-        tech = next(s for s in pull["staff"] if s["role"] == "technician")
-        rect_id = str(uuid7())
-        now = "2026-01-01T00:00:00+00:00"
-        ops = [
-            {"op_id": str(uuid7()), "type": "finding.report", "at": now, "data": {
-                "finding_id": rect_id, "site_id": pull["sites"][0]["id"], "category": "lighting", "severity": "normal",
-                "note": "花园路灯不亮", "photos": [sha]}},
-            {"op_id": str(uuid7()), "type": "rect.transition", "at": now, "data": {
-                "rect_id": rect_id, "action": "assign", "assignee_id": tech["id"]}},
-        ]
-        answer = http.post("/sync/push", json={"device_id": "test", "device_time": now, "ops": ops}, headers=auth).json()
-        assert [r["status"] for r in answer["results"]] == ["applied", "applied"], answer
-    return {"id": rect_id, "before": sha}
+        names = {"site": pull["sites"][0]["id"], "photo": sha,
+                 "tech": next(x["id"] for x in pull["staff"] if x["role"] == "technician")}
+        now = datetime.now(timezone.utc).isoformat()
+        filled = [{"op_id": str(uuid7()), "type": op["type"], "at": now,
+                   "data": {k: ([names.get(x.strip("{}"), x) for x in v] if isinstance(v, list)
+                                else names.get(v.strip("{}"), v) if isinstance(v, str) and v.startswith("{") else v)
+                            for k, v in op["data"].items()}} for op in ops]
+        answer = http.post("/sync/push", json={"device_id": "test", "device_time": now, "ops": filled}, headers=auth).json()
+    return {"results": answer["results"], "photo": sha}
+
+
+def assigned_rectification(server: LiveServer, photo: bytes) -> dict[str, str]:
+    """A supervisor reports a broken light with a photo and assigns it to tech1."""
+    rect_id = str(uuid7())
+    got = as_supervisor(server, [
+        {"type": "finding.report", "data": {"finding_id": rect_id, "site_id": "{site}", "category": "lighting",
+                                            "severity": "normal", "note": "花园路灯不亮", "photos": ["{photo}"]}},
+        {"type": "rect.transition", "data": {"rect_id": rect_id, "action": "assign", "assignee_id": "{tech}"}},
+    ], photo=photo)
+    assert [r["status"] for r in got["results"]] == ["applied", "applied"], got
+    return {"id": rect_id, "before": got["photo"]}
 
 
 def test_technician_fixes_an_assigned_rectification_offline(playwright_instance, field_server, tmp_path):
@@ -160,8 +171,57 @@ def test_technician_fixes_an_assigned_rectification_offline(playwright_instance,
     assert any(s["note"] == "已更换灯泡" for s in got["steps"])
 
 
+def test_a_step_overtaken_on_the_server_is_shown_under_needs_attention(playwright_instance, field_server, tmp_path):
+    rect = assigned_rectification(field_server, small_jpeg(tmp_path / "before.jpg", seed=31).read_bytes())
+    context = persistent_context(playwright_instance, tmp_path / "profile")
+    try:
+        page = context.pages[0]
+        login_form(page, field_server.url, "tech1")
+        wait_offline_ready(page)
+        wait_synced(page)
+        context.set_offline(True)
+        go(page, f"#/rect/{rect['id']}")
+        page.click("[data-action=rect-start]")
+        page.wait_for_selector("[data-rect-state=in_progress]")
+        expect_outbox(page, 1)
+        # Meanwhile the supervisor fixed it at reception and verified it.
+        done = as_supervisor(field_server, [
+            {"type": "rect.transition", "data": {"rect_id": rect["id"], "action": "fix", "photos": ["{photo}"]}},
+            {"type": "rect.transition", "data": {"rect_id": rect["id"], "action": "verify"}},
+        ], photo=small_jpeg(tmp_path / "fixed.jpg", seed=32).read_bytes())
+        assert [r["status"] for r in done["results"]] == ["applied", "applied"], done
+
+        context.set_offline(False)
+        page.wait_for_selector(".sync-status[data-sync=attention]", timeout=60_000)
+        expect_outbox(page, 0)  # answered, so it left the outbox
+        go(page, "#/attention")
+        item = page.locator("[data-attention]")
+        assert item.count() == 1
+        assert item.get_attribute("data-status") == "conflict"
+        text = item.inner_text()
+        assert "整改操作" in text and "已验收" in text  # what it was, and where the rectification is now
+        item.locator("button").click()
+        page.wait_for_selector("[data-attention]", state="detached")
+        page.wait_for_selector(".sync-status[data-sync=idle]")
+    finally:
+        context.close()
+
+
 KEY_PATTERN = re.compile(r"\b(?:field|role|notify|app|home|login|nav|error)\.[a-z_]+(?:\.[a-z_]+)*\b")
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
+
+
+TARGETS = ("#view button, #view a.button, #view a.row, #view .item-link, #view summary, #view select, #view textarea,"
+           " #view input:not([type=file]), .tabs a, .bar .back:not([hidden]), .bar .sync-status")
+
+
+def small_targets(page: Any) -> list[str]:
+    """Visible controls of the app smaller than 48 x 48 CSS px (extensions' own controls aside)."""
+    return page.eval_on_selector_all(TARGETS, """els => els
+        .filter((e) => !e.closest('#xj-push, #xj-push-hook') && e.getClientRects().length)
+        .map((e) => [e, e.getBoundingClientRect()])
+        .filter(([e, r]) => r.height < 48 || r.width < 48)
+        .map(([e, r]) => `${e.tagName}.${e.className} ${Math.round(r.width)}x${Math.round(r.height)}`)""")
 
 
 def screen_text(page: Any) -> str:
@@ -171,7 +231,7 @@ def screen_text(page: Any) -> str:
 
 
 @pytest.mark.parametrize("language", ["zh-CN", "en"])
-def test_every_screen_is_translated(browser, field_server, language):
+def test_every_screen_is_translated_with_large_targets(browser, field_server, language):
     context = browser.new_context(locale=language, timezone_id=TIMEZONE)
     try:
         page = watch(context.new_page())
@@ -183,6 +243,7 @@ def test_every_screen_is_translated(browser, field_server, language):
             page.click("button.link")
             page.wait_for_function("() => document.documentElement.lang === 'en'")
         seen = {"login": screen_text(page)}
+        small = {"login": small_targets(page)}
 
         login_form(page, field_server.url, "guard1")
         wait_synced(page)
@@ -190,27 +251,34 @@ def test_every_screen_is_translated(browser, field_server, language):
         patrol = template_id(field_server, "patrol.core")
         go(page, "#/start")
         seen["start"] = screen_text(page)
+        small["start"] = small_targets(page)
         page.click(f"[data-start='{patrol['id']}']")
         page.wait_for_function("() => /^#\\/round\\/[\\w-]+$/.test(location.hash)")
         page.wait_for_selector("[data-item]")
         seen["round"] = screen_text(page)
+        small["round"] = small_targets(page)
         page.locator("[data-item] a").first.click()
         page.wait_for_selector("[data-action=save-visit]")
         page.click("details summary")
         seen["visit"] = screen_text(page)
+        small["visit"] = small_targets(page)
         page.go_back()
         page.wait_for_selector("[data-action=to-finish]")
         page.click("[data-action=to-finish]")
         page.wait_for_selector("[data-skipped]")
         seen["finish"] = screen_text(page)
+        small["finish"] = small_targets(page)
         for route in ("#/finding", "#/rects", "#/settings", "#/attention", "#/"):
             go(page, route)
             page.wait_for_timeout(300)
             seen[route] = screen_text(page)
+            small[route] = small_targets(page)
     finally:
         context.close()
     for screen, text in seen.items():
         assert not KEY_PATTERN.findall(text), (screen, KEY_PATTERN.findall(text))
         assert not PLACEHOLDER.findall(text), (screen, PLACEHOLDER.findall(text))
+    # Large touch targets, usable with one hand and gloves: at least 48 px each way.
+    assert not any(small.values()), {k: v for k, v in small.items() if v}
     marker = {"zh-CN": "巡查", "en": "round"}[language]
     assert marker in seen["start"] + seen["round"] + seen["#/"], "the screens are in the chosen language"

@@ -72,7 +72,7 @@ async function updateStatus() {
   const st = sync.state;
   let mode = "idle";
   let text = "✓";
-  if (st.needsLogin) { mode = "login"; text = t("field.status.login"); }
+  if (st.needsLogin || !ctx.auth) { mode = "login"; text = t("field.status.login"); }
   else if (!navigator.onLine) { mode = "offline"; text = t("field.status.offline", { n: snap.outboxSize }); }
   else if (st.running) { mode = "running"; text = t("field.status.syncing"); }
   else if (snap.attentionCount) { mode = "attention"; text = t("field.status.attention", { n: snap.attentionCount }); }
