@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import weakref
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 from urllib.parse import unquote, urlparse
@@ -46,17 +48,38 @@ def is_sqlite() -> bool:
     return isinstance(engine(), SQLiteEngine)
 
 
+# One queue of SQLite writers per event loop (tests run several loops; a lock belongs to one).
+_sqlite_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+def _writer_queue() -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    lock = _sqlite_writers.get(loop)
+    if lock is None:
+        lock = _sqlite_writers[loop] = asyncio.Lock()
+    return lock
+
+
 @asynccontextmanager
 async def write_transaction() -> AsyncIterator[object]:
     """A write transaction; on SQLite it takes the write lock up front (IMMEDIATE).
 
     A deferred SQLite transaction that later upgrades to a write fails at once
     with "database is locked" under concurrency, whatever the busy timeout.
+    Within a process, SQLite writers also queue on an asyncio lock first: SQLite's
+    busy handler is not a queue but retries with sleeps, so under a burst (200
+    phones syncing at once) an unlucky writer kept losing the race until its busy
+    timeout ran out and its request failed; the lock serves them in arrival order.
     """
     db = engine()
     if isinstance(db, SQLiteEngine):
-        async with db.transaction(transaction_type=TransactionType.immediate) as tx:
-            yield tx
+        if db.transaction_exists():  # nested: Piccolo reuses the outer transaction, which holds the queue
+            async with db.transaction(transaction_type=TransactionType.immediate) as tx:
+                yield tx
+            return
+        async with _writer_queue():
+            async with db.transaction(transaction_type=TransactionType.immediate) as tx:
+                yield tx
     else:
         async with db.transaction() as tx:
             yield tx
