@@ -179,6 +179,9 @@ def measure(db: Database, phones: int, servers: int, spread: float) -> list[Figu
     finally:
         for p in processes:
             p.stop()
+    for p in processes:
+        if p.errors():
+            log(f"server log of port {p.port} ends with:\n{p.errors()}")
     counts = asyncio.run(stored_counts(fleet.site_id))
     expected_photos = phones * FINDINGS_PER_DAY
     if counts["ops"] != rec.ops_sent or counts["photos"] != expected_photos \

@@ -269,6 +269,11 @@ class ServerProcess:
                 self.proc.kill()
                 self.proc.wait()
 
+    def errors(self, limit: int = 4000) -> str:
+        """The end of the server's log when it logged an exception (empty otherwise)."""
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return text[-limit:] if "Traceback" in text else ""
+
     def __enter__(self) -> "ServerProcess":
         return self.start()
 
