@@ -24,6 +24,7 @@ class Settings:
     device_token_days: int = _setting(30, "Device token lifetime in days since last use")
     photo_max_bytes: int = _setting(15 * 1024 * 1024, "Largest photo upload accepted, in bytes")
     photo_max_pixels: int = _setting(50_000_000, "Largest decoded photo in pixels; bigger is a decompression bomb")
+    photo_decode_mb: int = _setting(320, "Memory photo decoding may take at once per server process, in MiB; uploads wait their turn, one that alone needs more is refused (422)")
     db_pool_size: int = _setting(10, "PostgreSQL connections per server process (0: a connection per query)")
     public_url: str = _setting("http://127.0.0.1:8000", "Base URL people reach the server at (links in notifications and posters)")
     secure_cookies: str = _setting("auto", "Secure flag on cookies: auto (when PUBLIC_URL is https), true or false")

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 
 from PIL import Image, ImageCms, ImageOps
 
+from server.photos.budget import decode_budget, decode_cost
+
 log = logging.getLogger("xunjian.photos")
 
 # The declared Content-Type decides the only decoder Pillow may try, so an SVG,
@@ -41,6 +43,8 @@ _ORIENTATION = 0x0112
 warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
 
 _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+# Rows reduced at a time when a big decode is shrunk (a band is copied, not the whole image).
+_BAND_ROWS = 512
 
 
 class BadImage(Exception):
@@ -142,40 +146,81 @@ def _encode(image: Image.Image, quality: int) -> bytes:
     return out.getvalue()
 
 
-def _decode(data: bytes, fmt: str, max_pixels: int) -> tuple[Image.Image, int, int, datetime | None]:
+def _open(data: bytes, fmt: str, max_pixels: int) -> tuple[Image.Image, int, int]:
+    """The image with only its header read (size checked, animation refused, a JPEG drafted smaller),
+    and the original's width and height."""
     image = Image.open(io.BytesIO(data), formats=[fmt])
     width, height = image.size
     limit = min(max_pixels, Image.MAX_IMAGE_PIXELS or max_pixels)
     if width * height > limit:
         raise BadImage(f"decompression bomb: {width}x{height} pixels is over the limit of {limit}")
-    orientation, captured = _read_exif(image)
-    if orientation in (5, 6, 7, 8):
-        width, height = height, width
+    if fmt in ("PNG", "WEBP") and getattr(image, "is_animated", False):
+        # A phone's camera never makes one, and an animation's frames are no
+        # single piece of evidence. (A JPEG with a depth map, MPO, is a photo.)
+        raise BadImage(f"animated image ({getattr(image, 'n_frames', '?')} frames)")
     if fmt == "JPEG":
         # Let libjpeg decode at 1/2, 1/4 or 1/8 scale: a 12 MP photo never
         # needs its full-resolution pixels for a 1600 px copy.
         image.draft(None, fit(image.size, FULL_EDGE))
-    image.load()
+    return image, width, height
+
+
+def _shrink(image: Image.Image) -> Image.Image:
+    """A big decode box-reduced to at most twice the served edge, a band of rows at a time.
+
+    What resize(reducing_gap=2) would do first anyway, but before any
+    full-size copy is made (transposing, flattening, colour conversion), so
+    the peak stays near one decoded image. Palette and 1-bit images are left
+    as they are: averaging palette indices is meaningless, and they are small.
+    """
+    factor = max(image.size) // (2 * FULL_EDGE)
+    if factor < 2 or image.mode in ("1", "P"):
+        return image
+    width, height = image.size
+    rows = factor * max(1, _BAND_ROWS // factor)
     try:
-        upright = ImageOps.exif_transpose(image)
+        small = Image.new(image.mode, (-(-width // factor), -(-height // factor)))
+        for top in range(0, height, rows):
+            small.paste(image.crop((0, top, width, min(height, top + rows))).reduce(factor), (0, top // factor))
+    except ValueError:  # a mode reduce() does not take: convert as it is
+        return image
+    small.info = dict(image.info)  # orientation (EXIF), colour profile, transparency
+    return small
+
+
+def _decode(image: Image.Image) -> Image.Image:
+    """Pixels decoded, shrunk when big, turned upright."""
+    image.load()
+    image = _shrink(image)
+    try:
+        return ImageOps.exif_transpose(image)
     except Exception:  # noqa: BLE001 - a bad orientation tag keeps the pixels as stored
-        upright = image
-    return upright, width, height, captured
+        return image
 
 
 def process(data: bytes, content_type: str, max_pixels: int) -> ProcessedPhoto:
     """Decode `data` strictly as its declared type and make the served copies; BadImage otherwise."""
     fmt = FORMATS[content_type]
     try:
-        image, width, height, captured = _decode(data, fmt, max_pixels)
-        rgb = _to_srgb(image)
-        full = rgb.resize(fit(rgb.size, FULL_EDGE), Image.Resampling.LANCZOS, reducing_gap=2.0) \
-            if max(rgb.size) > FULL_EDGE else rgb
-        thumb = full.resize(fit(full.size, THUMB_EDGE), Image.Resampling.LANCZOS, reducing_gap=2.0)
-        return ProcessedPhoto(
-            full=_encode(full, FULL_QUALITY), thumb=_encode(thumb, THUMB_QUALITY),
-            width=width, height=height, phash=dhash(thumb), captured_at=captured,
-        )
+        opened, width, height = _open(data, fmt, max_pixels)
+        cost, budget = decode_cost(opened, width * height), decode_budget()
+        if cost > budget.total:
+            raise BadImage(f"decoding {width}x{height} {opened.format} needs about {cost >> 20} MiB, more than "
+                           f"the {budget.total >> 20} MiB this server allows")
+        with budget.hold(cost):
+            # Inside the budget: reading a PNG's EXIF decodes the pixels (its eXIf chunk may follow them).
+            orientation, captured = _read_exif(opened)
+            if orientation in (5, 6, 7, 8):
+                width, height = height, width
+            rgb = _to_srgb(_decode(opened))
+            del opened  # the full decode, when _shrink made a smaller copy
+            full = rgb.resize(fit(rgb.size, FULL_EDGE), Image.Resampling.LANCZOS, reducing_gap=2.0) \
+                if max(rgb.size) > FULL_EDGE else rgb
+            thumb = full.resize(fit(full.size, THUMB_EDGE), Image.Resampling.LANCZOS, reducing_gap=2.0)
+            return ProcessedPhoto(
+                full=_encode(full, FULL_QUALITY), thumb=_encode(thumb, THUMB_QUALITY),
+                width=width, height=height, phash=dhash(thumb), captured_at=captured,
+            )
     except BadImage:
         raise
     except Exception as exc:  # noqa: BLE001 - DecompressionBombWarning is raised as an error too

@@ -11,6 +11,7 @@ import uuid
 from typing import Any, AsyncIterable, Iterable
 
 import anyio.to_thread
+from anyio.lowlevel import RunVar
 
 from server.changes import next_position
 from server.db import write_transaction
@@ -101,6 +102,21 @@ async def photo_exists(sha256: str) -> bool:
     return storage.is_sha256(sha256) and await Photo.exists().where(Photo.sha256 == sha256)
 
 
+# Per event loop, like anyio's own default limiter.
+_DECODE_THREADS: RunVar[anyio.CapacityLimiter] = RunVar("xunjian_decode_threads")
+
+
+def _decode_threads() -> anyio.CapacityLimiter:
+    """Threads of their own for decoding: uploads waiting for decode memory (processing's budget)
+    must not hold the worker threads that serve photos and write files."""
+    try:
+        return _DECODE_THREADS.get()
+    except LookupError:
+        limiter = anyio.CapacityLimiter(8)
+        _DECODE_THREADS.set(limiter)
+        return limiter
+
+
 async def _read_limited(chunks: AsyncIterable[bytes], limit: int) -> bytes | None:
     """The body, or None as soon as it grows past `limit` (the rest is never buffered)."""
     parts: list[bytes] = []
@@ -139,7 +155,8 @@ async def receive_photo(uploader: Staff, sha256: str, content_type: str | None, 
     if await photo_exists(sha256):
         return False
     try:
-        done = await anyio.to_thread.run_sync(processing.process, data, media_type, settings.photo_max_pixels)
+        done = await anyio.to_thread.run_sync(processing.process, data, media_type, settings.photo_max_pixels,
+                                              limiter=_decode_threads())
     except processing.BadImage as exc:
         raise Unprocessable("无法识别的图片 (损坏、截断、过大或不是图片) / not a usable image "
                             "(corrupt, truncated, too many pixels or not an image)",
