@@ -5,11 +5,14 @@ outbox is full (real Chromium, a loopback proxy in front of a live server).
 
 from __future__ import annotations
 
+import json
+import re
 import tempfile
 import time
 from pathlib import Path
 from typing import Iterator
 
+import httpx
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 
@@ -134,6 +137,8 @@ def test_app_opens_offline_after_a_new_version_without_losing_the_outbox(playwri
         wait_synced(page)
         first = worker_version(page)
         assert first
+        precached = set(json.loads(re.search(r"const XJ = (\{.*?\});\n", httpx.get(f"{proxy.url}/sw.js").text, re.S)
+                                   .group(1))["precache"])
 
         proxy.push_down = True  # the server cannot take pushes: the outbox stays full
         report_finding(page, [small_jpeg(tmp_path / "x.jpg", seed=11)], category="graffiti")
@@ -142,6 +147,7 @@ def test_app_opens_offline_after_a_new_version_without_losing_the_outbox(playwri
         expect_outbox(page, 1)
 
         # A new deployment: the worker changes, installs, takes over and drops the old cache.
+        mark = len(proxy.log)
         proxy.sw_suffix = "v2"
         page.evaluate("navigator.serviceWorker.getRegistration().then((r) => r.update())")
         page.wait_for_function("() => navigator.serviceWorker.controller && navigator.serviceWorker.controller.scriptURL", timeout=30_000)
@@ -158,6 +164,9 @@ def test_app_opens_offline_after_a_new_version_without_losing_the_outbox(playwri
                 version = ""
         assert version == f"v2-{first}"
         wait_app(page)
+        # No file changed in this deployment: none is downloaded again (copied from the old cache).
+        refetched = [r for r in proxy.log[mark:] if r[0] == "GET" and r[1].split("?")[0] in precached]
+        assert refetched == [], refetched
 
         context.set_offline(True)
         page.reload()

@@ -136,6 +136,9 @@ def build_bundle() -> AppBundle:
         "version": version,
         "shell": SHELL_URL,
         "precache": [url for url, _ in assets],
+        # Per-file content hashes: a new version copies unchanged files from the old cache
+        # instead of downloading them again (phones pay for their data).
+        "files": {url: hashlib.sha256(body).hexdigest()[:16] for url, body in assets},
         "imports": ["/static/sw-push.js"] if push else [],
     }
     sw = template.replace("/*XJ_CONFIG*/{}", json.dumps(config, ensure_ascii=False, indent=1))

@@ -15,11 +15,34 @@ for (const url of XJ.imports || []) {
   try { importScripts(url); } catch (err) { console.warn("sw: could not import", url, err); }
 }
 
+const FILES_KEY = "/__xj-files"; // the url -> content hash list of a cache, kept inside it
+
+/** Files whose content is unchanged since a previous version are copied from its cache. */
+async function copyUnchanged(cache) {
+  const names = (await caches.keys()).filter((n) => n.startsWith(CACHE_PREFIX) && n !== CACHE);
+  const copied = new Set();
+  for (const name of names) {
+    const old = await caches.open(name);
+    const listed = await old.match(FILES_KEY);
+    if (!listed) continue;
+    const hashes = await listed.json();
+    for (const url of XJ.precache) {
+      if (copied.has(url) || hashes[url] !== XJ.files[url]) continue;
+      const hit = await old.match(url);
+      if (hit) { await cache.put(url, hit); copied.add(url); }
+    }
+  }
+  return copied;
+}
+
 self.addEventListener("install", (event) => {
   event.waitUntil((async () => {
     const cache = await caches.open(CACHE);
+    const copied = await copyUnchanged(cache);
     // "no-cache" revalidates with the server, so a new version never caches a stale file.
-    await cache.addAll(XJ.precache.map((url) => new Request(url, { cache: "no-cache", credentials: "same-origin" })));
+    await cache.addAll(XJ.precache.filter((url) => !copied.has(url))
+      .map((url) => new Request(url, { cache: "no-cache", credentials: "same-origin" })));
+    await cache.put(FILES_KEY, new Response(JSON.stringify(XJ.files), { headers: { "Content-Type": "application/json" } }));
     await self.skipWaiting();
   })());
 });
