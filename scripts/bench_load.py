@@ -206,7 +206,8 @@ def measure(db: Database, phones: int, servers: int, spread: float) -> list[Figu
         Figure("load", setup, f"{phones} phones each sync a day {when} ({rec.ops_sent:,} ops, "
                               f"{expected_photos:,} photos)",
                f"{raw['ops_per_s']:,.0f} ops/s + {raw['photos_per_s']:.1f} photos/s; all done in {active:.1f} s "
-               f"({per_sync * 1000:.0f} ms per phone's day)", raw=raw),
+               + (f"({per_sync * 1000:.0f} ms per phone's day)" if not spread
+                  else f"(phones arriving at {phones / spread:.1f}/s)"), raw=raw),
         Figure("load", setup, "push latency p50 / p95 / p99; photo PUT p50 / p95",
                f"{raw['push_p50']:.2f} / {p95:.2f} / {raw['push_p99']:.2f} s; "
                f"{raw['put_p50']:.2f} / {raw['put_p95']:.2f} s; errors {len(rec.errors)}",
