@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
 from litestar import Litestar, MediaType, Request, Response, get
+from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException, ValidationException
@@ -140,6 +141,9 @@ def create_app(extra_lifespan: list[Any] | None = None) -> Litestar:
         before_send=[add_security_headers],
         after_request=html_templates,
         template_config=template_config(),
+        # Text is gzipped (the field app's first load on a slow link); photos are JPEG already.
+        compression_config=CompressionConfig(backend="gzip", gzip_compress_level=6, minimum_size=500,
+                                             exclude=["/photos", "/sync/photos"]),
         csrf_config=CSRFConfig(
             secret=csrf_secret, cookie_name="xj_csrf", cookie_secure=settings.cookies_secure,
             cookie_httponly=True, header_name="x-csrftoken", exclude=["/sync", "/api/auth/device"],
