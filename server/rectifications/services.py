@@ -107,11 +107,16 @@ async def deadline_for(site_id: Any, category: str, severity: str, start: dateti
     if site is None:
         raise NotFound("没有这个小区 / no such site")
     code = standard.sla_code_for(category, severity)
-    minutes = await figure(site_id, code)
-    due = standard.due_at(code, minutes, start, site.timezone)
-    row = standard.deadline_row(code)
-    reason = f"{row['zh']} / {row['en']}: {minutes:g} min ({standard.standard()['levels'][str(site.level)]['zh']})"
+    due, reason = sla_deadline(code, await figure(site_id, code), start, site.timezone, site.level)
     return code, due, reason
+
+
+def sla_deadline(code: str, minutes: float, start: datetime, timezone: str, level: int) -> tuple[datetime, str]:
+    """The deadline of a clock started at `start` under the site's own figure, and why (pure)."""
+    due = standard.due_at(code, minutes, start, timezone)
+    row = standard.deadline_row(code)
+    reason = f"{row['zh']} / {row['en']}: {minutes:g} min ({standard.standard()['levels'][str(level)]['zh']})"
+    return due, reason
 
 
 async def _new_rectification(*, rect_id: uuid.UUID, site_id: Any, category: str, severity: str, source: str,
