@@ -21,6 +21,14 @@ async def finding_reported(finding: Any, rectification: Any) -> None:
         await rules.digest_finding(finding, rectification)
 
 
+async def findings_reported(pairs: list[tuple[Any, Any]], sites: dict[Any, Any] | None = None) -> None:
+    """Many findings at once, as (finding, rectification) pairs: what `finding_reported` does for each.
+
+    `sites` may hold the sites' rows when the caller has read them already.
+    """
+    await rules.findings_reported(pairs, sites)
+
+
 async def rectification_assigned(rectification: Any) -> None:
     """A rectification got (or changed) its assignee: the assignee hears of it."""
     await rules.to_assignee(rectification, "assigned", "assign")

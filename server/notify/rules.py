@@ -22,7 +22,7 @@ from typing import Any
 
 from server import i18n
 from server.changes import next_position
-from server.db import is_sqlite, write_transaction
+from server.db import write_transaction
 from server.notify import dispatch, links, wecom
 from server.notify.inbox import Draft, active_staff, json_value, language_of, store, supervisors_of
 from server.notify.messages import digest_text, local_time, rect_text, slot_text
@@ -96,8 +96,11 @@ async def emergency_finding(finding: Any, rect: Any) -> None:
     site = await _site(field(rect, "site"))
     if site is None:
         return
+    await _emergency(site, await supervisors_of(site.id, exclude=[field(finding, "reporter")]), finding, rect)
+
+
+async def _emergency(site: Site, people: list[Staff], finding: Any, rect: Any) -> None:
     place = await _place(finding)
-    people = await supervisors_of(site.id, exclude=[field(finding, "reporter")])
     key = f"emergency:{field(rect, 'id')}"
     await store(_rect_drafts(people, "emergency", key, rect, site, place, note=field(finding, "note") or ""))
     await wecom.enqueue(site, key, _wecom_rect("emergency", rect, site, place))
@@ -106,36 +109,61 @@ async def emergency_finding(finding: Any, rect: Any) -> None:
 async def digest_finding(finding: Any, rect: Any) -> None:
     """Add a normal finding to each supervisor's open digest of the site (or open one for DIGEST_MINUTES)."""
     site = await _site(field(rect, "site"))
-    if site is None:
-        return
-    rect_id, category = str(field(rect, "id")), field(rect, "category")
+    if site is not None:
+        await _digest(site, field(finding, "reporter"), [rect])
+
+
+async def findings_reported(pairs: list[tuple[Any, Any]], sites: dict[Any, Site] | None = None) -> None:
+    """Many findings at once (a sync push): each site and its supervisors are read once, not per finding."""
+    groups: dict[tuple[Any, Any], list[tuple[Any, Any]]] = {}
+    for finding, rect in pairs:
+        groups.setdefault((field(rect, "site"), field(finding, "reporter")), []).append((finding, rect))
+    for (site_id, reporter), group in groups.items():
+        site = (sites or {}).get(site_id) or await _site(site_id)
+        if site is None:
+            continue
+        emergencies = [(f, r) for f, r in group if field(r, "severity") == "emergency"]
+        if emergencies:
+            people = await supervisors_of(site.id, exclude=[reporter])
+            for finding, rect in emergencies:
+                await _emergency(site, people, finding, rect)
+        normal = [r for _f, r in group if field(r, "severity") != "emergency"]
+        if normal:
+            await _digest(site, reporter, normal)
+
+
+async def _digest(site: Site, reporter: Any, rects: list[Any]) -> None:
+    """Add normal findings' rectifications, in order, to each supervisor's open digest of the site."""
     at = now()
     changed = False
     async with write_transaction():
-        if not is_sqlite():
-            # Two findings of one site committed at once must land in one digest, not open two.
-            await Notification.raw("SELECT pg_advisory_xact_lock(hashtext({}))", f"digest:{site.id}")
-        for person in await supervisors_of(site.id, exclude=[field(finding, "reporter")]):
+        # The change counter first, as every writer of pulled rows takes it: two pushes with findings of
+        # one site queue here and land in one digest, not two (and in the same lock order as a push).
+        seq = await next_position()
+        for person in await supervisors_of(site.id, exclude=[reporter]):
             recent = await Notification.objects().where(
                 (Notification.staff == person.id) & (Notification.kind == "digest")
                 & Notification.event_key.like(f"digest:{site.id}:%")
                 & (Notification.created_at > at - timedelta(days=2))
             )
-            if any(rect_id in json_value(n.data, {}).get("rect_ids", []) for n in recent):
-                continue  # the hook ran twice for this finding
+            known = {rect_id for n in recent for rect_id in json_value(n.data, {}).get("rect_ids", [])}
+            fresh = [r for r in rects if str(field(r, "id")) not in known]  # a hook that ran twice adds nothing
+            if not fresh:
+                continue
+            rect_ids = [str(field(r, "id")) for r in fresh]
+            categories = [field(r, "category") for r in fresh]
             held = next((n for n in recent if n.push_state == "held"), None)
             if held is None:
-                data = {"site_id": str(site.id), "rect_ids": [rect_id], "categories": [category]}
+                data = {"site_id": str(site.id), "rect_ids": rect_ids, "categories": categories}
                 title, body = digest_text(language_of(person), site=site.name, categories=data["categories"])
-                await store([Draft(staff=person, kind="digest", event_key=f"digest:{site.id}:{rect_id}",
+                await store([Draft(staff=person, kind="digest", event_key=f"digest:{site.id}:{rect_ids[0]}",
                                    title=title, body=body, url=links.findings_to_review(site.id), data=data,
                                    hold_until=at + timedelta(minutes=DIGEST_MINUTES))])
             else:
                 data = dict(json_value(held.data, {}))
-                data["rect_ids"] = [*data.get("rect_ids", []), rect_id]
-                data["categories"] = [*data.get("categories", []), category]
+                data["rect_ids"] = [*data.get("rect_ids", []), *rect_ids]
+                data["categories"] = [*data.get("categories", []), *categories]
                 title, body = digest_text(language_of(person), site=site.name, categories=data["categories"])
-                seq = await next_position()
                 await Notification.update({
                     Notification.title: title, Notification.body: body, Notification.data: data,
                     Notification.seq: seq,
