@@ -248,18 +248,16 @@ class Clock:
     received_at: datetime
     device_time: datetime
     flag_minutes: int
+    # Worked out once: every op of a batch asks for them.
+    skew: timedelta = field(init=False)
+    skew_seconds: float = field(init=False)
+    flagged: bool = field(init=False)
 
-    @property
-    def skew(self) -> timedelta:
-        return self.received_at - self.device_time
-
-    @property
-    def skew_seconds(self) -> float:
-        return self.skew.total_seconds()
-
-    @property
-    def flagged(self) -> bool:
-        return abs(self.skew) > timedelta(minutes=self.flag_minutes)
+    def __post_init__(self) -> None:
+        skew = self.received_at - self.device_time
+        object.__setattr__(self, "skew", skew)
+        object.__setattr__(self, "skew_seconds", skew.total_seconds())
+        object.__setattr__(self, "flagged", abs(skew) > timedelta(minutes=self.flag_minutes))
 
     def corrected(self, device_moment: datetime) -> datetime:
         """A device time on the server's clock: at + (receipt - device_time)."""

@@ -1,48 +1,51 @@
-"""POST /sync/push: one write transaction per batch, one SAVEPOINT per op, every op stored.
+"""POST /sync/push: one write transaction per batch; record ops judged in memory and written in bulk.
 
 Why one transaction: a 500-op push then costs one commit (one fsync on SQLite),
-not 500. Why a savepoint per op: one bad op rolls back only its own writes, so it
-never fails its neighbours. Why the change counter is taken first: every writer
-of pulled rows takes it, so on PostgreSQL concurrent pushes queue on it instead of
-deadlocking on each other's op ids, and the pull cursor stays in commit order.
+not 500. Why the change counter is taken first: every writer of pulled rows
+takes it, so on PostgreSQL concurrent pushes queue on it (no deadlocks on each
+other's op ids, the pull cursor stays in commit order), and what this push reads
+next cannot change under it until it commits.
+
+Then the batch's stored op ids and everything its ops reference are read once
+(sync/snapshot.py), and each op is judged in order, in memory, in the contract's
+judging order (sync/judge.py); the rows of a stretch of judged ops are written
+with one statement per table (sync/flush.py). Rare ops (rect.transition,
+push.subscribe) go through the services one at a time in a savepoint
+(sync/perop.py) after the stretch before them is written, so they see it. If
+judging or writing a stretch fails unexpectedly, the stretch is rolled back and
+the rest of the batch is applied op by op: one bad op never fails its neighbours.
 
 Idempotency is the SyncOp primary key (op_id): a resend, even one racing the
-first send on another connection, hits the key and is answered `duplicate`.
+first send on another connection, is answered `duplicate`.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import sqlite3
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable
+from typing import Any
 
+from server.bulk import execute, select_in
 from server.changes import next_position
 from server.db import write_transaction
 from server.ids import parse_uuid, uuid7
-from server.photos.services import missing_of
+from server.notify import dispatch
 from server.rectifications.services import run_events
 from server.settings import get_settings
 from server.staff.auth import DeviceAuth
-from server.staff.services import site_ids_of
 from server.staff.tables import DeviceToken
-from sync.apply import OpResult, PushContext, apply_op, current_state, prefetch_taken
+from sync import perop, snapshot
+from sync.announce import announce_findings
+from sync.apply import PushContext, prefetch_taken
+from sync.flush import flush
+from sync.judge import JUDGES, Pending
 from sync.ops import Clock, Envelope, Op, Rejection, parse_op
 from sync.tables import SyncOp
 
 log = logging.getLogger("xunjian.sync")
-
-try:  # asyncpg is only there for PostgreSQL deployments
-    from asyncpg.exceptions import UniqueViolationError
-except ImportError:  # pragma: no cover
-    UniqueViolationError = sqlite3.IntegrityError  # type: ignore[misc,assignment]
-
-UNIQUE_ERRORS: tuple[type[BaseException], ...] = (sqlite3.IntegrityError, UniqueViolationError)
-
-
-STALE_REASON = "已被他人处理, 状态已改变 / the state moved on before this arrived; kept in the history"
 
 
 def now() -> datetime:
@@ -50,115 +53,167 @@ def now() -> datetime:
 
 
 @dataclass
-class Batch:
-    """What one push has done so far: answers in op order and hooks to run after the commit."""
+class Received:
+    """One op as it arrived: parsed (op) or not (error), and the op_id it may be filed under."""
 
-    results: list[dict[str, Any]] = field(default_factory=list)
-    events: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-
-
-def _answer(op_id: Any, status: str, **extra: Any) -> dict[str, Any]:
-    answer = {"op_id": str(op_id) if op_id is not None else None, "status": status}
-    answer.update({k: v for k, v in extra.items() if v not in (None, "", [])})
-    return answer
+    raw: Any
+    op: Op | None
+    error: Rejection | None
+    op_id: uuid.UUID | None
 
 
-async def _duplicate(row: dict[str, Any]) -> dict[str, Any]:
-    """The answer to a resent op: its first outcome, so a phone that missed the reply still learns it."""
-    extra: dict[str, Any] = {"original_status": row["status"]}
-    if row["status"] == "rejected":
-        extra.update(code=row["code"], reason=row["reason"])
-    elif row["status"] == "conflict":
-        extra["state"] = await current_state(row["type"], row["data"]) or row["state"]
-    elif row["status"] == "applied":
-        extra["missing_photos"] = await missing_of((row["data"] or {}).get("photos") or [])
-    return _answer(row["op_id"], "duplicate", **extra)
-
-
-def _stored_data(op: Op) -> dict[str, Any]:
-    return op.raw.get("data") if isinstance(op.raw.get("data"), dict) else {}
-
-
-async def _store(ctx: PushContext, device_id: str, op_id: uuid.UUID, raw: Any, op: Op | None, status: str,
-                 code: str = "", reason: str = "", state: str = "") -> None:
-    clock = ctx.clock
-    at = op.at if op else None
-    await SyncOp.insert(SyncOp(
-        op_id=op_id, staff=ctx.user.id, device_id=device_id,
-        type=(op.type if op else str(raw.get("type", "")) if isinstance(raw, dict) else "")[:32],
-        data=_stored_data(op) if op else {"raw": raw}, at=at, device_time=clock.device_time,
-        received_at=clock.received_at, corrected_at=clock.corrected(at) if at else None,
-        skew_seconds=clock.skew_seconds, status=status, code=code, reason=reason[:2000], state=state,
-    ))
-
-
-async def _quarantine(ctx: PushContext, device_id: str, raw: Any, rejection: Rejection, op: Op | None) -> dict[str, Any]:
-    """A rejected op the server cannot file under its own op_id (unreadable, or the id is another user's)."""
-    original = raw.get("op_id") if isinstance(raw, dict) else None
-    await _store(ctx, device_id, uuid7(), raw, None, "rejected", rejection.code, rejection.reason)
-    return _answer(original if isinstance(original, str) else None, "rejected", code=rejection.code,
-                   reason=rejection.reason)
-
-
-async def _one(tx: Any, ctx: PushContext, device_id: str, raw: Any, seen: dict[uuid.UUID, dict[str, Any]],
-               batch: Batch) -> dict[str, Any]:
-    """Judge, apply and store one op inside its own savepoint."""
+def _receive(raw: Any) -> Received:
     try:
-        op: Op | None = parse_op(raw)
-        shape_error = None
+        op = parse_op(raw)
     except Rejection as exc:
-        op, shape_error = None, exc
-    op_id = op.op_id if op else parse_uuid(raw.get("op_id") if isinstance(raw, dict) else None)
-    if op_id is None:
-        assert shape_error is not None
-        return await _quarantine(ctx, device_id, raw, shape_error, None)
-    known = seen.get(op_id)
-    if known is not None:
-        if known["staff"] != ctx.user.id:
-            return await _quarantine(ctx, device_id, raw, Rejection(
-                "id_reused", "op_id 已被其他用户使用 / this op_id was used by another user"), op)
-        return await _duplicate(known)
+        op_id = parse_uuid(raw.get("op_id") if isinstance(raw, dict) else None)
+        return Received(raw, None, exc, op_id)
+    return Received(raw, op, None, op.op_id)
 
-    savepoint = await tx.savepoint()
-    try:
-        if shape_error is not None:
-            raise shape_error
-        assert op is not None
-        result: OpResult = await apply_op(ctx, op)
-        code, reason = ("stale", STALE_REASON) if result.status == "conflict" else ("", "")
-        await _store(ctx, device_id, op_id, raw, op, result.status, code, reason, state=result.state)
-    except Rejection as rejection:
-        ctx.drop()
-        await savepoint.rollback_to()
-        await _store(ctx, device_id, op_id, raw, op, "rejected", rejection.code, rejection.reason)
-        answer = _answer(op_id, "rejected", code=rejection.code, reason=rejection.reason)
-    except UNIQUE_ERRORS:
-        # Only reachable if another connection filed this op_id after our look-up.
-        ctx.drop()
-        await savepoint.rollback_to()
-        row = await SyncOp.select().where(SyncOp.op_id == op_id).output(load_json=True).first()
-        if row is None:
-            raise
-        seen[op_id] = row
-        return await _duplicate(row)
-    except Exception:  # noqa: BLE001 - a bug in one op must not fail its neighbours
-        log.exception("op %s (%s) failed", op_id, op.type if op else "?")
-        ctx.drop()
-        await savepoint.rollback_to()
-        reason = "服务器处理出错, 已隔离待查 / server error; kept in quarantine for an administrator"
-        await _store(ctx, device_id, op_id, raw, op, "rejected", "internal", reason)
-        answer = _answer(op_id, "rejected", code="internal", reason=reason)
-    else:
-        await savepoint.release()
-        ctx.keep()
-        batch.events.extend(result.events)
-        answer = _answer(op_id, result.status, missing_photos=result.missing_photos)
+
+class StretchFailed(Exception):
+    """Judging or writing a stretch of ops failed unexpectedly: apply it op by op instead."""
+
+
+@dataclass
+class Batch:
+    """One push in progress: answers in op order, what is judged but not written, hooks for after the commit."""
+
+    tx: Any
+    ctx: PushContext
+    snap: snapshot.Snapshot
+    device_id: str
+    seen: dict[uuid.UUID, dict[str, Any]]
+    results: list[dict[str, Any]] = field(default_factory=list)
+    events: list[perop.Event] = field(default_factory=list)
+    pending: Pending = field(default_factory=Pending)
+    announce: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+    stretch_start: int = 0  # index of the first op whose rows are pending
+    stretch_seen: list[uuid.UUID] = field(default_factory=list)
+
+    def _record(self, op_id: uuid.UUID | None, raw: Any, op: Op | None, status: str, reply: dict[str, Any],
+                code: str = "", reason: str = "", state: str = "", filed_as: uuid.UUID | None = None) -> None:
+        self.pending.sync_ops.append(perop.sync_op_row(self.ctx, self.device_id, filed_as or op_id, raw, op,
+                                                       status, code, reason, state))
+        if filed_as is None and op_id is not None:
+            self.seen[op_id] = perop.seen_row(op_id, self.ctx.user.id, reply, op)
+            self.stretch_seen.append(op_id)
+        self.results.append(reply)
+
+    def _quarantine(self, item: Received, rejection: Rejection) -> None:
+        original = item.raw.get("op_id") if isinstance(item.raw, dict) else None
+        reply = perop.answer(original if isinstance(original, str) else None, "rejected", code=rejection.code,
+                             reason=rejection.reason)
+        self._record(None, item.raw, None, "rejected", reply, rejection.code, rejection.reason, filed_as=uuid7())
+
+    def _duplicate(self, row: dict[str, Any]) -> dict[str, Any] | None:
+        """The answer to a resend from what the batch knows; None when only the database knows."""
+        if row["status"] == "conflict":
+            rnd = self.snap.rounds.get(parse_uuid((row["data"] or {}).get("round_id")))
+            if row["type"] not in ("visit.record", "round.finish") or rnd is None:
+                return None
+            return perop.duplicate_answer(row, state=rnd.state)
+        if row["status"] == "applied":
+            shas = perop.photos_of(row)
+            if not self.snap.photos_asked.issuperset(shas):
+                return None
+            return perop.duplicate_answer(row, missing=[s for s in dict.fromkeys(shas) if s not in self.snap.photos])
+        return perop.duplicate_answer(row)
+
+    def judge(self, item: Received) -> bool:
+        """Answer an op in memory; False when it needs the per-op path."""
+        known = self.seen.get(item.op_id) if item.op_id is not None else None
+        if item.op_id is None:
+            assert item.error is not None
+            self._quarantine(item, item.error)
+        elif known is not None and known["staff"] != self.ctx.user.id:
+            self._quarantine(item, Rejection("id_reused", perop.REUSED_OP_REASON))
+        elif known is not None:
+            reply = self._duplicate(known)
+            if reply is None:
+                return False
+            self.results.append(reply)
+        elif item.error is not None:
+            self._record(item.op_id, item.raw, None, "rejected",
+                         perop.answer(item.op_id, "rejected", code=item.error.code, reason=item.error.reason),
+                         item.error.code, item.error.reason)
+        elif item.op is not None and item.op.type in JUDGES:
+            self._judge_record(item.op)
+        else:
+            return False
+        return True
+
+    def _judge_record(self, op: Op) -> None:
+        try:
+            result = JUDGES[op.type](self.snap, self.pending, op)
+        except Rejection as rejection:
+            reply = perop.answer(op.op_id, "rejected", code=rejection.code, reason=rejection.reason)
+            self._record(op.op_id, op.raw, op, "rejected", reply, rejection.code, rejection.reason)
+            return
         if result.status == "conflict":
-            answer.update(code="stale", reason=STALE_REASON, state=result.state)
-    seen[op_id] = {"op_id": op_id, "staff": ctx.user.id, "status": answer["status"], "code": answer.get("code", ""),
-                   "reason": answer.get("reason", ""), "state": answer.get("state", ""),
-                   "type": op.type if op else "", "data": _stored_data(op) if op else {}}
-    return answer
+            reply = perop.answer(op.op_id, "conflict", code="stale", reason=perop.STALE_REASON, state=result.state)
+            self._record(op.op_id, op.raw, op, "conflict", reply, "stale", perop.STALE_REASON, result.state)
+        else:
+            reply = perop.answer(op.op_id, result.status, missing_photos=result.missing_photos)
+            self._record(op.op_id, op.raw, op, result.status, reply, state=result.state)
+
+    async def write(self, next_index: int) -> None:
+        """Write the pending stretch in its own savepoint; raises StretchFailed (rolled back) on any error."""
+        if not self.pending:
+            self.stretch_start, self.stretch_seen = next_index, []
+            return
+        savepoint = await self.tx.savepoint()
+        try:
+            await flush(self.pending, self.snap)
+        except Exception as exc:
+            log.exception("writing ops %d-%d in bulk failed; applying them one by one", self.stretch_start,
+                          next_index - 1)
+            await savepoint.rollback_to()
+            raise StretchFailed() from exc
+        await savepoint.release()
+        self.announce += self.pending.announce
+        self.pending = Pending()
+        self.stretch_start, self.stretch_seen = next_index, []
+
+    async def one_by_one(self, items: list[Received]) -> None:
+        """Forget the unwritten stretch and apply it, and every op after it, through the per-op path."""
+        del self.results[self.stretch_start:]
+        for op_id in self.stretch_seen:
+            self.seen.pop(op_id, None)
+        self.pending = Pending()
+        ctx = PushContext(user=self.ctx.user, site_ids=self.ctx.site_ids, clock=self.ctx.clock)
+        await prefetch_taken(ctx, [item.raw for item in items])
+        for item in items:
+            self.results.append(await perop.one(self.tx, ctx, self.device_id, item.raw, self.seen, self.events))
+
+    async def run(self, items: list[Received]) -> None:
+        for index, item in enumerate(items):
+            try:
+                if self.judge(item):
+                    continue
+            except Exception:  # noqa: BLE001 - a bug in the batch path must not fail the push
+                log.exception("judging op %d in memory failed; applying the rest one by one", index)
+                return await self.one_by_one(items[self.stretch_start:])
+            try:
+                await self.write(index)
+            except StretchFailed:
+                return await self.one_by_one(items[self.stretch_start:])
+            # What is left for the per-op path sees everything before it written.
+            self.results.append(await perop.one(self.tx, self.ctx, self.device_id, item.raw, self.seen, self.events))
+            self.stretch_start = index + 1
+        try:
+            await self.write(len(items))
+        except StretchFailed:
+            await self.one_by_one(items[self.stretch_start:])
+
+
+async def _stored(op_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+    """The batch's ops that were stored before (resends), by op_id."""
+    rows = await select_in(SyncOp, ("op_id", "staff", "status", "code", "reason", "state", "type", "data"), "op_id",
+                           op_ids)
+    for row in rows:
+        row["data"] = json.loads(row["data"]) if isinstance(row["data"], str) else row["data"] or {}
+    return {row["op_id"]: row for row in rows}
 
 
 async def push(auth: DeviceAuth, envelope: Envelope, received_at: datetime | None = None) -> dict[str, Any]:
@@ -166,20 +221,20 @@ async def push(auth: DeviceAuth, envelope: Envelope, received_at: datetime | Non
     user = auth.staff
     clock = Clock(received_at=received_at or now(), device_time=envelope.device_time,
                   flag_minutes=get_settings().skew_flag_minutes)
-    device_id = envelope.device_id or auth.token.device_id
-    batch = Batch()
+    items = [_receive(raw) for raw in envelope.ops]
     async with write_transaction() as tx:
-        await next_position()
-        ctx = PushContext(user=user, site_ids=set(await site_ids_of(user.id)), clock=clock)
-        await prefetch_taken(ctx, envelope.ops)
-        ids = [i for i in (parse_uuid(r.get("op_id")) if isinstance(r, dict) else None for r in envelope.ops) if i]
-        seen: dict[uuid.UUID, dict[str, Any]] = {}
-        if ids:
-            for row in await SyncOp.select().where(SyncOp.op_id.is_in(list(dict.fromkeys(ids)))).output(
-                    load_json=True):
-                seen[row["op_id"]] = row
-        for raw in envelope.ops:
-            batch.results.append(await _one(tx, ctx, device_id, raw, seen, batch))
-        await DeviceToken.update({DeviceToken.last_sync_at: clock.received_at}).where(DeviceToken.id == auth.token.id)
+        seq = await next_position()
+        seen = await _stored([i.op_id for i in items if i.op_id is not None])
+        ops = [i.op for i in items if i.op is not None]
+        resent = [row for row in seen.values() if row["status"] == "applied"]
+        snap = await snapshot.load(user, clock, seq, ops, [s for r in resent for s in perop.photos_of(r)])
+        batch = Batch(tx=tx, ctx=PushContext(user=user, site_ids=snap.site_ids, clock=clock), snap=snap,
+                      device_id=envelope.device_id or auth.token.device_id, seen=seen)
+        await batch.run(items)
+        announced = await announce_findings(tx, batch.announce, batch.events, snap.sites)
+        await execute(f'UPDATE "{DeviceToken._meta.tablename}" SET "last_sync_at" = ? WHERE "id" = ?',
+                      clock.received_at, auth.token.id)
+    if announced:
+        dispatch.wake()  # the sender may have looked before this commit
     await run_events(batch.events)
     return {"server_time": now().isoformat(), "results": batch.results}
