@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
+import socket
 from typing import Any
 from urllib.parse import urlparse
 
@@ -26,6 +28,26 @@ def _b64url(value: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def _internal_host(host: str) -> bool:
+    """A host name or address of the local machine or a private network (the server must not POST there).
+
+    Only literal addresses and local names are recognised; a public name that
+    resolves to a private address is not (that would need resolving at send time).
+    """
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
+        return True
+    try:
+        return not ipaddress.ip_address(host).is_global
+    except ValueError:
+        pass
+    try:
+        # Numeric forms the resolver also accepts ("2130706433", "127.1", "0x7f.1" are 127.0.0.1).
+        return not ipaddress.IPv4Address(socket.inet_aton(host)).is_global
+    except OSError:
+        return False
+
+
 def check(endpoint: str, p256dh: str, auth: str) -> None:
     """A subscription the server can push to: an absolute URL and the browser's P-256 and auth keys.
 
@@ -37,9 +59,12 @@ def check(endpoint: str, p256dh: str, auth: str) -> None:
     if not isinstance(endpoint, str) or not isinstance(p256dh, str) or not isinstance(auth, str):
         raise bad
     parsed = urlparse(endpoint)
-    allowed = ("https",) if get_settings().public_url.startswith("https://") else ("https", "http")
+    production = get_settings().public_url.startswith("https://")
+    allowed = ("https",) if production else ("https", "http")
     if parsed.scheme not in allowed or not parsed.hostname or len(endpoint) > MAX_ENDPOINT:
         raise bad
+    if production and _internal_host(parsed.hostname):
+        raise bad  # a push service is on the internet, never on the server's own network
     try:
         key, secret = _b64url(p256dh), _b64url(auth)
     except (binascii.Error, ValueError) as exc:
