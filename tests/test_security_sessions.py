@@ -150,3 +150,18 @@ def test_leaving_a_site_closes_it_at_once(client, browsers, make_site):
     pulled = client.get("/sync/pull", headers=bearer(token)).json()
     assert str(site_id) not in pulled["me"]["site_ids"]
     assert all(s["id"] != str(site_id) for s in pulled["sites"])
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "/\\evil.example", "/\\/evil.example", "/\t/evil.example",
+                                    "https://evil.example/", "javascript:alert(1)", "/%5C%5Cevil.example"])
+def test_next_after_login_or_language_never_leaves_the_site(client, target):
+    """Browsers read a backslash as a slash: "/\\evil.example" must not become a way off the site."""
+    from urllib.parse import urlsplit
+
+    for response in (client.get("/lang/en", params={"next": target}, follow_redirects=False),
+                     client.post("/login", data={"username": "guard1", "password": DEMO_PASSWORD, "next": target,
+                                                 "_csrf_token": csrf_of(client)}, follow_redirects=False)):
+        assert response.status_code == 303
+        location = response.headers["location"]
+        assert location.startswith("/") and not location.startswith(("//", "/\\"))
+        assert "\\" not in location and not urlsplit(location.replace("\\", "/")).netloc
