@@ -223,7 +223,8 @@ def parse_op(raw: Any) -> Op:
     if at is None:
         raise Rejection("invalid", "at 必须是带时区的时间 / at must be an ISO 8601 time with an offset")
     op_type = raw.get("type")
-    if op_type not in SCHEMAS:
+    # isinstance first: a list or object as the type is unhashable, and `in` on the dict would raise.
+    if not isinstance(op_type, str) or op_type not in SCHEMAS:
         raise Rejection("unknown_type", f"未知的操作类型 / unknown op type: {str(op_type)[:40]}")
     data = raw.get("data")
     if not isinstance(data, dict):
