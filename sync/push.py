@@ -65,7 +65,10 @@ class Received:
 def _receive(raw: Any) -> Received:
     try:
         op = parse_op(raw)
-    except Rejection as exc:
+    except Exception as exc:  # noqa: BLE001 - a bug in the shape step must not fail the op's neighbours
+        if not isinstance(exc, Rejection):
+            log.exception("reading an op failed")
+            exc = Rejection("internal", perop.INTERNAL_REASON)
         op_id = parse_uuid(raw.get("op_id") if isinstance(raw, dict) else None)
         return Received(raw, None, exc, op_id)
     return Received(raw, op, None, op.op_id)
