@@ -121,7 +121,7 @@ def test_error_answers_carry_the_headers_too(client: TestClient) -> None:
 def test_refusals_say_what_would_be_accepted(client: TestClient, make_site: Any) -> None:
     """A 405 names the allowed methods (Allow); a rate-limited login says when to come back (Retry-After)."""
     wrong_method = client.delete("/api/me")
-    assert wrong_method.status_code == 405 and wrong_method.headers["allow"].startswith("GET")
+    assert wrong_method.status_code == 405 and "GET" in wrong_method.headers["allow"].replace(" ", "").split(",")
     assert wrong_method.json()["code"] == "method_not_allowed"
     guard = make_site(roles=("guard",))["users"]["guard"]
     for _ in range(5):
