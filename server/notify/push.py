@@ -172,9 +172,26 @@ async def _finish(notification: Notification, state: str, attempts: int, next_at
         }).where(Notification.id == notification.id)
 
 
-async def send_pending(at: datetime | None = None, limit: int = 100) -> dict[str, int]:
-    """Push every due notification; returns how many ended sent, pending (retry), failed and skipped."""
+async def send_pending(at: datetime | None = None, limit: int = 100, max_batches: int = 50) -> dict[str, int]:
+    """Push every due notification, a batch of `limit` at a time; returns how many ended sent,
+    pending (retry), failed and skipped.
+
+    It drains the queue rather than taking one batch: after a burst (a busy morning, a
+    restart) the oldest hundred must not hold back an emergency behind them. A handled
+    row is never due again at the same `at`, so the loop ends.
+    """
     at = at or now()
+    counts = {"sent": 0, "pending": 0, "failed": 0, "skipped": 0}
+    for _ in range(max_batches):
+        batch = await _send_batch(at, limit)
+        for state, n in batch.items():
+            counts[state] += n
+        if sum(batch.values()) < limit:
+            break
+    return counts
+
+
+async def _send_batch(at: datetime, limit: int) -> dict[str, int]:
     counts = {"sent": 0, "pending": 0, "failed": 0, "skipped": 0}
     claimed = await _claim(at, limit)
     if not claimed:
