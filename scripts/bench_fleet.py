@@ -26,7 +26,7 @@ CHECKPOINT_KINDS = ["core"] * 3 + ["car_park"] * 3 + ["equipment_room"] * 2 + ["
                    ["corridor"] * 2 + ["road", "bin_point", "bin_point", "drain_well"]
 ROUNDS_PER_DAY = 12
 VISITS_PER_ROUND = 10
-FINDINGS_PER_DAY = 5  # each with one photo: the day's 5 photos
+FINDINGS_PER_DAY = 5  # each with one photo: the day's 5 photos (bench_load.py --photos changes it)
 
 
 @dataclass

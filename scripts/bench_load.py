@@ -120,15 +120,16 @@ async def phone_day(url: str, worker: Any, rounds: list[list[dict[str, Any]]], p
         rec.last = max(rec.last, time.perf_counter())
 
 
-async def run_phones(urls: list[str], fleet: Any, photo_paths: list[Path], spread: float) -> tuple[Recorder, float]:
-    from bench_fleet import FINDINGS_PER_DAY, day_rounds, sha256_of
+async def run_phones(urls: list[str], fleet: Any, photo_paths: list[Path], per_phone: int,
+                     spread: float) -> tuple[Recorder, float]:
+    from bench_fleet import day_rounds, sha256_of
 
     rec = Recorder()
     start = asyncio.Event()
     tasks = []
     rng = random.Random(8)
     for n, worker in enumerate(fleet.workers):
-        photos = [p.read_bytes() for p in photo_paths[n * FINDINGS_PER_DAY:(n + 1) * FINDINGS_PER_DAY]]
+        photos = [p.read_bytes() for p in photo_paths[n * per_phone:(n + 1) * per_phone]]
         rounds = day_rounds(fleet.routes[worker.role], [sha256_of(p) for p in photos], fleet.site_id)
         delay = rng.uniform(0, spread) if spread else 0.0
         tasks.append(asyncio.create_task(phone_day(urls[n % len(urls)], worker, rounds, photos, start, delay, rec)))
@@ -162,12 +163,12 @@ async def stored_counts(site_id: str) -> dict[str, int]:
     }
 
 
-def measure(db: Database, phones: int, servers: int, spread: float) -> list[Figure]:
-    from bench_fleet import FINDINGS_PER_DAY, ROUNDS_PER_DAY, phone_photos, seed
+def measure(db: Database, phones: int, servers: int, spread: float, per_phone: int) -> list[Figure]:
+    from bench_fleet import ROUNDS_PER_DAY, phone_photos, seed
 
     if servers > 1 and not db.url:
         raise SystemExit("several server processes need PostgreSQL (--pg)")
-    photo_paths = phone_photos(phones * FINDINGS_PER_DAY)
+    photo_paths = phone_photos(phones * per_phone)
     fleet = asyncio.run(seed(phones))
     setup = db.label + (f" x{servers} processes" if servers > 1 else ", 1 process")
     processes = [ServerProcess(db, f"load{n}") for n in range(servers)]
@@ -175,7 +176,7 @@ def measure(db: Database, phones: int, servers: int, spread: float) -> list[Figu
         for p in processes:
             p.start()
         log(f"{setup}: {phones} phones sync a day each, {'at once' if not spread else f'over {spread:g} s'}")
-        rec, wall = asyncio.run(run_phones([p.url for p in processes], fleet, photo_paths, spread))
+        rec, wall = asyncio.run(run_phones([p.url for p in processes], fleet, photo_paths, per_phone, spread))
     finally:
         for p in processes:
             p.stop()
@@ -183,7 +184,7 @@ def measure(db: Database, phones: int, servers: int, spread: float) -> list[Figu
         if p.errors():
             log(f"server log of port {p.port} ends with:\n{p.errors()}")
     counts = asyncio.run(stored_counts(fleet.site_id))
-    expected_photos = phones * FINDINGS_PER_DAY
+    expected_photos = phones * per_phone
     if counts["ops"] != rec.ops_sent or counts["photos"] != expected_photos \
             or counts["rounds"] != phones * ROUNDS_PER_DAY:
         rec.errors.append(f"database holds {counts}, phones sent {rec.ops_sent} ops and {expected_photos} photos")
@@ -221,12 +222,14 @@ def main() -> None:
     parser.add_argument("--servers", type=int, default=1, help="server processes on one PostgreSQL (needs --pg)")
     parser.add_argument("--spread", type=float, default=0.0,
                         help="start the phones at random over this many seconds (0: all at once)")
+    parser.add_argument("--photos", type=int, default=5,
+                        help="photos (each with a finding) in a phone's day; 0 leaves only the rounds")
     parser.add_argument("--pg", default="", help="a PostgreSQL server URL to create the database on (else SQLite)")
     parser.add_argument("--json", action="store_true", help="result lines for scripts/bench.py")
     args = parser.parse_args()
     db = database_from_args(args.pg)
     try:
-        emit(measure(db, args.phones, args.servers, args.spread), args.json)
+        emit(measure(db, args.phones, args.servers, args.spread, args.photos), args.json)
     finally:
         db.drop()
 
