@@ -159,3 +159,16 @@ def test_the_phone_shows_its_inbox_with_an_unread_count_and_asks_for_push_only_f
             assert asked == ["asked"]
         finally:
             context.close()
+
+
+@pytest.fixture(scope="module")
+def live_server():
+    """A server of this module's own: the inbox counts below must not see other modules' notifications."""
+    import tempfile
+    from pathlib import Path
+
+    from conftest import LiveServer
+
+    server = LiveServer(Path(tempfile.mkdtemp(prefix="xunjian-notify-live-"))).start()
+    yield server
+    server.stop()
