@@ -1,7 +1,7 @@
 """Writing a judged stretch of a push: one bulk insert per table, in foreign-key order.
 
 Rounds, visits, check answers, findings, rectifications, photo references and
-the stored ops go in with one `executemany` each (server/bulk.py); finished
+the stored ops go in with one statement each (server/bulk.py); finished
 rounds are closed with one UPDATE statement and their patrol slots settled
 together (server/rounds/settle.py). A record whose photos are uploaded already
 gets the reuse check the per-op path gives it, in op order, with the references
