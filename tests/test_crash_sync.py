@@ -67,7 +67,8 @@ def test_sigkill_during_pushes_and_uploads_loses_and_doubles_nothing(server: Liv
     expected = sum(w.planned for w in workers)
     kills = []
     for share in KILL_AT:
-        wait_for(lambda: sum(w.acknowledged for w in workers) >= share * expected or all(w.done.is_set() for w in workers),
+        wait_for(lambda share=share: sum(w.acknowledged for w in workers) >= share * expected
+                 or all(w.done.is_set() for w in workers),
                  300, f"{share:.0%} of the answers")
         heard = sum(w.acknowledged for w in workers)
         assert server.proc is not None

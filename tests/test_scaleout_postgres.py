@@ -118,7 +118,7 @@ def test_pushes_resends_pulls_and_photos_across_processes(pair: tuple[LiveServer
         t.start()
     for t in threads:
         t.join()
-    for one, other in zip(*answers):
+    for one, other in zip(*answers, strict=True):
         assert sorted([one["status"], other["status"]]) == ["applied", "duplicate"], (one, other)
     stored = [r["id"] for r in live_rows(a, "SELECT id FROM rectification")]
     assert all(stored.count(op["data"]["finding_id"]) == 1 for op in batch)
