@@ -20,7 +20,6 @@ import re
 import uuid
 from dataclasses import dataclass
 from functools import lru_cache
-from operator import itemgetter
 from typing import Any, Callable, Iterable, Sequence
 
 from piccolo.columns import JSON, JSONB, UUID, Column, ForeignKey, Serial, Timestamptz
@@ -76,18 +75,43 @@ def _default(column: Column) -> Callable[[], Any]:
     return lambda: value
 
 
+def _json_text(value: Any) -> Any:
+    return value if value is None or isinstance(value, str) else _JSON.encode(value)
+
+
+def _new_key(value: Any) -> Any:
+    return uuid.uuid4() if value is None else value
+
+
 @dataclass(frozen=True)
 class _Shape:
-    """How one table's rows are written: its columns in order, their defaults and their kinds of value."""
+    """How one table's rows are written: the INSERT, its columns' defaults, and a row builder per database."""
 
     sql: str
     names: tuple[str, ...]
-    pick: Callable[[dict[str, Any]], tuple[Any, ...]]
-    key: str | None  # a primary key with a default (a new UUID per row)
-    defaults: tuple[tuple[str, Callable[[], Any]], ...]
-    json: tuple[str, ...]
-    uuids: tuple[str, ...]
-    times: tuple[str, ...]
+    defaults: tuple[Callable[[], Any], ...]  # one per column (a new key per row is the builder's job)
+    build_sqlite: Callable[..., tuple[Any, ...]]
+    build_postgres: Callable[..., tuple[Any, ...]]
+
+
+def _builder(names: tuple[str, ...], steps: dict[str, list[str]]) -> Callable[..., tuple[Any, ...]]:
+    """`build(row, defaults, text)`: the row's values in column order, each through its steps.
+
+    Written out as one expression per table (as `collections.namedtuple` and `dataclasses` write
+    their methods): a push turns tens of thousands of dicts into tuples, and a loop over columns
+    per row costs more than the database's own insert.
+    """
+    cells = []
+    for index, name in enumerate(names):
+        cell = f"get({name!r}, defaults[{index}])"
+        for step in steps.get(name, []):
+            cell = f"{step}({cell})"
+        cells.append(cell)
+    source = (f"def build(row, defaults, text):\n    get, uuid_text, time_text = row.get, text.uuid, text.time\n"
+              f"    return ({', '.join(cells)},)\n")
+    namespace: dict[str, Any] = {"json_text": _json_text, "new_key": _new_key}
+    exec(source, namespace)  # noqa: S102 - the source is made from column names of our own tables
+    return namespace["build"]
 
 
 @lru_cache(maxsize=None)
@@ -99,52 +123,66 @@ def _shape(table: type[Table]) -> _Shape:
     primary = table._meta.primary_key
     key = primary._meta.db_column_name if isinstance(primary, UUID) else None
 
-    def kind(*types: type) -> tuple[str, ...]:
-        return tuple(c._meta.db_column_name for c in columns if isinstance(c, types)
-                     or (isinstance(c, ForeignKey) and isinstance(c._foreign_key_meta.resolved_target_column, types)))
+    def kind(*types: type) -> list[str]:
+        return [c._meta.db_column_name for c in columns if isinstance(c, types)
+                or (isinstance(c, ForeignKey) and isinstance(c._foreign_key_meta.resolved_target_column, types))]
 
+    # Values are stored as Piccolo stores them: JSON as text, and on SQLite the text of the adapters
+    # Piccolo registers with sqlite3 for UUIDs and times (applied here, not by sqlite3 value by value).
+    postgres: dict[str, list[str]] = {name: ["json_text"] for name in kind(JSON, JSONB)}
+    if key is not None:
+        postgres[key] = ["new_key"]
+    sqlite = {name: list(found) for name, found in postgres.items()}
+    for name in kind(UUID):
+        sqlite.setdefault(name, []).append("uuid_text")
+    for name in kind(Timestamptz):
+        sqlite.setdefault(name, []).append("time_text")
     return _Shape(
         sql=f'INSERT INTO "{table._meta.tablename}" ({quoted}) VALUES ({marks})', names=names,
-        pick=itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],)),  # type: ignore[arg-type]
-        key=key, defaults=tuple((c._meta.db_column_name, _default(c)) for c in columns
-                                if c._meta.db_column_name != key),
-        json=kind(JSON, JSONB), uuids=kind(UUID), times=kind(Timestamptz),
+        defaults=tuple((lambda: None) if name == key else _default(column) for name, column in zip(names, columns)),
+        build_sqlite=_builder(names, sqlite), build_postgres=_builder(names, postgres),
     )
 
 
-def _sqlite_time(memo: dict[Any, str], value: Any) -> str:
-    """What Piccolo's sqlite3 adapter stores for a time; a push repeats some on every row (its clock)."""
-    text = memo.get(value)
-    if text is None:
-        text = memo[value] = ADAPTERS[type(value)](value)
-    return text
+class SQLiteText:
+    """The text Piccolo's sqlite3 adapters store for UUIDs and times, remembered for one push.
+
+    A push names the same rounds, checkpoints, visits and clock on row after row, and turning a
+    UUID or a time into text costs more than looking it up.
+    """
+
+    def __init__(self) -> None:
+        self._uuids: dict[Any, str] = {}
+        self._times: dict[Any, str] = {}
+
+    def uuid(self, value: Any) -> Any:
+        if value is None:
+            return None
+        text = self._uuids.get(value)
+        if text is None:
+            text = self._uuids[value] = str(value)
+        return text
+
+    def time(self, value: Any) -> Any:
+        if value is None:
+            return None
+        text = self._times.get(value)
+        if text is None:
+            text = self._times[value] = ADAPTERS[type(value)](value)
+        return text
 
 
-async def insert_rows(table: type[Table], rows: Iterable[dict[str, Any]]) -> int:
-    """Insert rows given as {column name: value}; missing columns take the column's default."""
+async def insert_rows(table: type[Table], rows: Iterable[dict[str, Any]], text: SQLiteText | None = None) -> int:
+    """Insert rows given as {column name: value}; missing columns take the column's default.
+
+    Statements of one push may share `text` (it is only used on SQLite).
+    """
     shape = _shape(table)
-    defaults = {name: make() for name, make in shape.defaults}  # one "now" for the whole statement
+    defaults = tuple(make() for make in shape.defaults)  # one "now" for the whole statement
     sqlite = is_sqlite()
-    memo: dict[Any, str] = {}
-    values = []
-    for given in rows:
-        row = {**defaults, **given}
-        if shape.key is not None and row.get(shape.key) is None:
-            row[shape.key] = uuid.uuid4()
-        for name in shape.json:
-            value = row[name]
-            if value is not None and not isinstance(value, str):
-                row[name] = _JSON.encode(value)
-        if sqlite:  # Piccolo's adapters, applied here rather than by sqlite3 one value at a time
-            for name in shape.uuids:
-                value = row[name]
-                if value is not None:
-                    row[name] = str(value)
-            for name in shape.times:
-                value = row[name]
-                if value is not None:
-                    row[name] = _sqlite_time(memo, value)
-        values.append(shape.pick(row))
+    build = shape.build_sqlite if sqlite else shape.build_postgres
+    text = text or SQLiteText()
+    values = [build(row, defaults, text) for row in rows]
     if not values:
         return 0
     if sqlite:

@@ -12,6 +12,7 @@ from sync import push as push_service
 from sync.ops import MAX_BYTES, check_size, parse_envelope
 from sync.pull import pull as pull_snapshot
 from sync.schemas import PUSH_ENVELOPE, PullReply, PushReply
+from sync.shapes import read_envelope
 
 
 async def bearer(request: Request) -> DeviceAuth:
@@ -44,4 +45,4 @@ class SyncController(Controller):
         except RequestEntityTooLarge:
             check_size(MAX_BYTES + 1)
             raise
-        return await push_service.push(auth, parse_envelope(body))
+        return await push_service.push(auth, read_envelope(body) or parse_envelope(body))

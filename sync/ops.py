@@ -44,8 +44,9 @@ class Op:
     op_id: uuid.UUID
     type: str
     at: datetime
-    data: dict[str, Any]
-    raw: dict[str, Any]
+    data: dict[str, Any]  # typed: UUIDs, times, lists as the checks return them
+    raw: dict[str, Any] | None  # the op as received (None when read from its JSON text: sync/shapes.py)
+    data_json: str | None = None  # the op's data as the JSON text the phone sent, when read from it
 
 
 @dataclass

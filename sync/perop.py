@@ -69,15 +69,19 @@ async def duplicate(row: dict[str, Any]) -> dict[str, Any]:
     return duplicate_answer(row)
 
 
-def stored_data(op: Op) -> dict[str, Any]:
-    return op.raw.get("data") if isinstance(op.raw.get("data"), dict) else {}
+def stored_data(op: Op) -> Any:
+    """The op's data as stored: the JSON text the phone sent when the op was read from it, else the dict."""
+    if op.data_json is not None:
+        return op.data_json
+    return op.raw.get("data") if op.raw is not None and isinstance(op.raw.get("data"), dict) else {}
 
 
 def seen_row(op_id: uuid.UUID, staff_id: Any, reply: dict[str, Any], op: Op | None) -> dict[str, Any]:
     """What a later resend of this op in the same batch is answered from (the shape of a stored SyncOp)."""
+    data = (op.data if op.data_json is not None else stored_data(op)) if op else {}
     return {"op_id": op_id, "staff": staff_id, "status": reply["status"], "code": reply.get("code", ""),
             "reason": reply.get("reason", ""), "state": reply.get("state", ""),
-            "type": op.type if op else "", "data": stored_data(op) if op else {}}
+            "type": op.type if op else "", "data": data}
 
 
 def sync_op_row(ctx: PushContext, device_id: str, op_id: uuid.UUID, raw: Any, op: Op | None, status: str,

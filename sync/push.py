@@ -25,8 +25,11 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime, timezone
 from typing import Any
+
+import msgspec
 
 from server.bulk import execute, select_in
 from server.changes import next_position
@@ -43,6 +46,7 @@ from sync.apply import PushContext, prefetch_taken
 from sync.flush import flush
 from sync.judge import JUDGES, Pending
 from sync.ops import Clock, Envelope, Op, Rejection, parse_op
+from sync.shapes import read_op
 from sync.tables import SyncOp
 
 log = logging.getLogger("xunjian.sync")
@@ -56,22 +60,31 @@ def now() -> datetime:
 class Received:
     """One op as it arrived: parsed (op) or not (error), and the op_id it may be filed under."""
 
-    raw: Any
+    source: Any  # the op as JSON text (msgspec.Raw, from sync/shapes.py) or as decoded JSON
     op: Op | None
     error: Rejection | None
     op_id: uuid.UUID | None
 
+    @cached_property
+    def raw(self) -> Any:
+        """The op as decoded JSON (what the per-op path and the quarantine take)."""
+        return json.loads(bytes(self.source)) if isinstance(self.source, msgspec.Raw) else self.source
 
-def _receive(raw: Any) -> Received:
+
+def _receive(source: Any) -> Received:
+    item = Received(source, None, None, None)
     try:
-        op = parse_op(raw)
+        # The compiled reading first; parse_op reads the rest and says why an op is bad.
+        op = (read_op(source) if isinstance(source, msgspec.Raw) else None) or parse_op(item.raw)
     except Exception as exc:  # noqa: BLE001 - a bug in the shape step must not fail the op's neighbours
         if not isinstance(exc, Rejection):
             log.exception("reading an op failed")
             exc = Rejection("internal", perop.INTERNAL_REASON)
-        op_id = parse_uuid(raw.get("op_id") if isinstance(raw, dict) else None)
-        return Received(raw, None, exc, op_id)
-    return Received(raw, op, None, op.op_id)
+        raw = item.raw
+        item.error, item.op_id = exc, parse_uuid(raw.get("op_id") if isinstance(raw, dict) else None)
+        return item
+    item.op, item.op_id = op, op.op_id
+    return item
 
 
 class StretchFailed(Exception):
@@ -151,14 +164,14 @@ class Batch:
             result = JUDGES[op.type](self.snap, self.pending, op)
         except Rejection as rejection:
             reply = perop.answer(op.op_id, "rejected", code=rejection.code, reason=rejection.reason)
-            self._record(op.op_id, op.raw, op, "rejected", reply, rejection.code, rejection.reason)
+            self._record(op.op_id, None, op, "rejected", reply, rejection.code, rejection.reason)
             return
         if result.status == "conflict":
             reply = perop.answer(op.op_id, "conflict", code="stale", reason=perop.STALE_REASON, state=result.state)
-            self._record(op.op_id, op.raw, op, "conflict", reply, "stale", perop.STALE_REASON, result.state)
+            self._record(op.op_id, None, op, "conflict", reply, "stale", perop.STALE_REASON, result.state)
         else:
             reply = perop.answer(op.op_id, result.status, missing_photos=result.missing_photos)
-            self._record(op.op_id, op.raw, op, result.status, reply, state=result.state)
+            self._record(op.op_id, None, op, result.status, reply, state=result.state)
 
     async def write(self, next_index: int) -> None:
         """Write the pending stretch in its own savepoint; raises StretchFailed (rolled back) on any error."""
