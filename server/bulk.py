@@ -14,17 +14,18 @@ Only call these inside `server.db.write_transaction()`.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import timezone
 from functools import lru_cache
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Awaitable, Callable, Iterable, Sequence
 
 from piccolo.columns import JSON, JSONB, UUID, Column, ForeignKey, Serial, Timestamptz
 from piccolo.columns.defaults.base import Default
-from piccolo.engine.sqlite import ADAPTERS
 from piccolo.table import Table
 
 from server.db import engine, is_sqlite
@@ -48,14 +49,52 @@ def _numbered(sql: str) -> str:
     return _MARK.sub(lambda _m: f"${next(counter)}", sql)
 
 
-async def executemany(sql: str, rows: Sequence[Sequence[Any]]) -> None:
-    """Run one statement (written with `?` placeholders) for each row of values."""
+class Pipeline:
+    """Bulk writes sent one after another without waiting for each, then awaited together.
+
+    aiosqlite runs a connection's statements on its own thread in the order they
+    are sent, and sqlite3 lets go of the GIL while SQLite works: so while SQLite
+    inserts one table's rows, this task builds the next table's. A query sent
+    later on the same connection (through Piccolo too) runs after them and sees
+    them. PostgreSQL's connection takes one statement at a time, so there each
+    write is awaited as it is sent.
+    """
+
+    def __init__(self) -> None:
+        self._sent: list[asyncio.Task[Any]] = []
+
+    async def send(self, statement: Awaitable[Any]) -> None:
+        if not is_sqlite():
+            await statement
+            return
+
+        async def run() -> Any:
+            return await statement
+
+        self._sent.append(asyncio.ensure_future(run()))
+        await asyncio.sleep(0)  # the task reaches the connection's queue before the next rows are built
+
+    async def wait(self) -> None:
+        """Wait until everything sent has run; raises the first error, once all of it has finished."""
+        sent, self._sent = self._sent, []
+        for outcome in await asyncio.gather(*sent, return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+
+async def _now(statement: Awaitable[Any]) -> None:
+    await statement
+
+
+async def executemany(sql: str, rows: Sequence[Sequence[Any]], pipeline: Pipeline | None = None) -> None:
+    """Run one statement (written with `?` placeholders) for each row of values (sent on `pipeline` if given)."""
     if not rows:
         return
+    send = pipeline.send if pipeline is not None else _now
     if is_sqlite():
-        await connection().executemany(sql, rows)
+        await send(connection().executemany(sql, rows))
     else:
-        await connection().executemany(_numbered(sql), rows)
+        await send(connection().executemany(_numbered(sql), rows))
 
 
 async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
@@ -75,8 +114,15 @@ def _default(column: Column) -> Callable[[], Any]:
     return lambda: value
 
 
+_EMPTY_JSON = {list: "[]", dict: "{}"}
+
+
 def _json_text(value: Any) -> Any:
-    return value if value is None or isinstance(value, str) else _JSON.encode(value)
+    if value is None or isinstance(value, str):
+        return value
+    if not value and type(value) in _EMPTY_JSON:  # most photo lists are empty
+        return _EMPTY_JSON[type(value)]
+    return _JSON.encode(value)
 
 
 def _new_key(value: Any) -> Any:
@@ -147,8 +193,8 @@ def _shape(table: type[Table]) -> _Shape:
 class SQLiteText:
     """The text Piccolo's sqlite3 adapters store for UUIDs and times, remembered for one push.
 
-    A push names the same rounds, checkpoints, visits and clock on row after row, and turning a
-    UUID or a time into text costs more than looking it up.
+    A push names the same staff, site, rounds, visits and clock on row after row, and
+    turning a UUID or a time into text costs more than looking it up.
     """
 
     def __init__(self) -> None:
@@ -164,18 +210,23 @@ class SQLiteText:
         return text
 
     def time(self, value: Any) -> Any:
+        """piccolo.engine.sqlite.convert_datetime_in: aware times in UTC, as `str()` writes them."""
         if value is None:
             return None
         text = self._times.get(value)
         if text is None:
-            text = self._times[value] = ADAPTERS[type(value)](value)
+            moment = value
+            if moment.tzinfo is not None and moment.tzinfo is not timezone.utc:
+                moment = moment.astimezone(timezone.utc)
+            text = self._times[value] = moment.isoformat(" ")
         return text
 
 
-async def insert_rows(table: type[Table], rows: Iterable[dict[str, Any]], text: SQLiteText | None = None) -> int:
+async def insert_rows(table: type[Table], rows: Iterable[dict[str, Any]], text: SQLiteText | None = None,
+                      pipeline: Pipeline | None = None) -> int:
     """Insert rows given as {column name: value}; missing columns take the column's default.
 
-    Statements of one push may share `text` (it is only used on SQLite).
+    Statements of one push may share `text` (it is only used on SQLite) and a `pipeline`.
     """
     shape = _shape(table)
     defaults = tuple(make() for make in shape.defaults)  # one "now" for the whole statement
@@ -185,11 +236,13 @@ async def insert_rows(table: type[Table], rows: Iterable[dict[str, Any]], text: 
     values = [build(row, defaults, text) for row in rows]
     if not values:
         return 0
+    send = pipeline.send if pipeline is not None else _now
     if sqlite:
-        await connection().executemany(shape.sql, values)
+        await send(connection().executemany(shape.sql, values))
     else:
         # COPY: PostgreSQL executes an INSERT per row even when asyncpg pipelines them; COPY takes them in one go.
-        await connection().copy_records_to_table(table._meta.tablename, records=values, columns=list(shape.names))
+        await send(connection().copy_records_to_table(table._meta.tablename, records=values,
+                                                      columns=list(shape.names)))
     return len(values)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import weakref
-from contextlib import asynccontextmanager
-from typing import AsyncIterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import AsyncIterator, Iterator
 from urllib.parse import unquote, urlparse
 
 from piccolo.engine.base import Engine
@@ -36,6 +36,28 @@ def make_engine(settings: Settings | None = None) -> Engine:
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA journal_mode=WAL")
     return SQLiteEngine(path=path, timeout=SQLITE_BUSY_TIMEOUT_S)
+
+
+@contextmanager
+def sqlite_kept_open(settings: Settings | None = None) -> Iterator[None]:
+    """On SQLite, one idle connection held for the server's life, so a write is not followed by a checkpoint.
+
+    Piccolo opens a connection per transaction and closes it after. When the last
+    connection to a WAL database closes, SQLite checkpoints the whole log into the
+    database file and deletes it: with no other connection open, every push paid
+    for a checkpoint (and its fsync) on top of its commit. With this one open, the
+    log is checkpointed as SQLite means it to be, once it reaches 1000 pages.
+    """
+    settings = settings or get_settings()
+    if settings.is_postgres:
+        yield
+        return
+    conn = sqlite3.connect(str(settings.sqlite_path), isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute("PRAGMA schema_version").fetchall()  # attaches to the log without holding a transaction
+        yield
+    finally:
+        conn.close()  # the last one out checkpoints
 
 
 def engine() -> Engine:

@@ -113,18 +113,20 @@ def judge_visit_record(snap: Snapshot, pending: Pending, op: Op) -> OpResult:
     if rnd.state == "finished":
         return OpResult("conflict", state="finished")
     visit_id, shas = data["visit_id"], data["photos"]
+    has_problem = False
     for answer in data["answers"]:
         pending.answers.append({"visit": visit_id, "check_id": answer["check_id"],
                                 "label_zh": known[answer["check_id"]], "ok": answer["ok"], "note": answer["note"]})
-    missing = _link(pending, snap, rnd.site, "visit", visit_id, shas, rnd.id)
+        has_problem = has_problem or not answer["ok"]
+    missing = _link(pending, snap, rnd.site, "visit", visit_id, shas, rnd.id) if shas else []
     clock = snap.clock
     pending.visits.append({
-        "id": visit_id, "round": rnd.id, "site": rnd.site, "checkpoint": checkpoint.id, "staff": snap.user.id,
+        "id": visit_id, "round": rnd.id, "site": rnd.site, "checkpoint": checkpoint.id, "staff": rnd.staff,
         "proof": data["proof"], "proof_verified": proof_verified(data["proof"], data.get("secret"), checkpoint),
         "scanned_at": clock.corrected(data["scanned_at"]), "scanned_device_at": data["scanned_at"],
         "received_at": clock.received_at, "lat": data.get("lat"), "lng": data.get("lng"),
         "accuracy_m": data.get("accuracy_m"), "photos": shas, "photos_missing": len(missing),
-        "has_problem": any(not a["ok"] for a in data["answers"]), "skew_flag": clock.flagged,
+        "has_problem": has_problem, "skew_flag": clock.flagged,
     })
     snap.taken.add(visit_id)
     snap.visits[visit_id] = (rnd.site, rnd.id)

@@ -40,7 +40,9 @@ Event = Callable[[], Awaitable[None]]
 def answer(op_id: Any, status: str, **extra: Any) -> dict[str, Any]:
     """One entry of the push's `results`."""
     reply = {"op_id": str(op_id) if op_id is not None else None, "status": status}
-    reply.update({k: v for k, v in extra.items() if v not in (None, "", [])})
+    for name, value in extra.items():
+        if value is not None and value != "" and value != []:
+            reply[name] = value
     return reply
 
 

@@ -4,6 +4,8 @@ and the findings' notifications are committed with the push."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -156,3 +158,22 @@ def test_findings_notifications_are_committed_with_the_push(client, site, monkey
         assert len(digest["data"]["rect_ids"]) == 2 and digest["title"].endswith("2 项新问题")
         assert next(n for n in notes if n["kind"] == "emergency")["event_key"] == f"emergency:{emergency}"
     assert run(Notification.count().where(Notification.staff == site["users"]["guard"].id)) == 0
+
+
+@pytest.mark.parametrize("moment", [
+    datetime(2026, 11, 27, 2, 0, tzinfo=timezone.utc),
+    datetime(2026, 11, 27, 10, 0, 0, 123456, tzinfo=timezone(timedelta(hours=8))),
+    datetime.fromisoformat("2026-11-27T02:00:00+00:00"),
+    datetime(2026, 11, 27, 10, 0),
+    None,
+], ids=["utc", "beijing", "parsed utc", "naive", "none"])
+def test_bulk_rows_store_times_and_ids_as_piccolo_does(moment):
+    """Rows written in bulk read back like rows Piccolo wrote: the same text for a time and a UUID."""
+    from piccolo.engine.sqlite import convert_datetime_in, convert_uuid_in
+
+    from server.bulk import SQLiteText
+
+    text = SQLiteText()
+    assert text.time(moment) == text.time(moment) == (convert_datetime_in(moment) if moment is not None else None)
+    ident = uuid.uuid4()
+    assert text.uuid(ident) == text.uuid(ident) == convert_uuid_in(ident)

@@ -136,11 +136,13 @@ async def device_user(token: str | None) -> DeviceAuth:
     """The staff member behind a device token, or 401 bad_token / token_expired."""
     if not token:
         raise Unauthorized("请登录 / log in first", code="bad_token")
-    row = await DeviceToken.objects().where(DeviceToken.token_hash == sha256_hex(token)).first()
+    # The token with its staff member in one query: every sync request starts here.
+    row = await DeviceToken.objects(DeviceToken.staff).where(DeviceToken.token_hash == sha256_hex(token)).first()
     if row is None:
         raise Unauthorized("未知的设备令牌 / unknown device token", code="bad_token")
     lifetime = timedelta(days=get_settings().device_token_days)
-    staff = await Staff.objects().where(Staff.id == row.staff).first()
+    staff = row.staff
+    row.staff = staff.id  # the token row as it is stored, its staff beside it
     if (row.revoked_at is not None or row.last_used_at + lifetime < now()
             or staff is None or not staff.active):
         raise Unauthorized("登录已过期, 请重新输入密码 / login expired, enter your password again",
