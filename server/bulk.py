@@ -14,7 +14,6 @@ Only call these inside `server.db.write_transaction()`.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import re
@@ -22,7 +21,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timezone
 from functools import lru_cache
-from typing import Any, Awaitable, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from piccolo.columns import JSON, JSONB, UUID, Column, ForeignKey, Serial, Timestamptz
 from piccolo.columns.defaults.base import Default
@@ -49,52 +48,14 @@ def _numbered(sql: str) -> str:
     return _MARK.sub(lambda _m: f"${next(counter)}", sql)
 
 
-class Pipeline:
-    """Bulk writes sent one after another without waiting for each, then awaited together.
-
-    aiosqlite runs a connection's statements on its own thread in the order they
-    are sent, and sqlite3 lets go of the GIL while SQLite works: so while SQLite
-    inserts one table's rows, this task builds the next table's. A query sent
-    later on the same connection (through Piccolo too) runs after them and sees
-    them. PostgreSQL's connection takes one statement at a time, so there each
-    write is awaited as it is sent.
-    """
-
-    def __init__(self) -> None:
-        self._sent: list[asyncio.Task[Any]] = []
-
-    async def send(self, statement: Awaitable[Any]) -> None:
-        if not is_sqlite():
-            await statement
-            return
-
-        async def run() -> Any:
-            return await statement
-
-        self._sent.append(asyncio.ensure_future(run()))
-        await asyncio.sleep(0)  # the task reaches the connection's queue before the next rows are built
-
-    async def wait(self) -> None:
-        """Wait until everything sent has run; raises the first error, once all of it has finished."""
-        sent, self._sent = self._sent, []
-        for outcome in await asyncio.gather(*sent, return_exceptions=True):
-            if isinstance(outcome, BaseException):
-                raise outcome
-
-
-async def _now(statement: Awaitable[Any]) -> None:
-    await statement
-
-
-async def executemany(sql: str, rows: Sequence[Sequence[Any]], pipeline: Pipeline | None = None) -> None:
-    """Run one statement (written with `?` placeholders) for each row of values (sent on `pipeline` if given)."""
+async def executemany(sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Run one statement (written with `?` placeholders) for each row of values."""
     if not rows:
         return
-    send = pipeline.send if pipeline is not None else _now
     if is_sqlite():
-        await send(connection().executemany(sql, rows))
+        await connection().executemany(sql, rows)
     else:
-        await send(connection().executemany(_numbered(sql), rows))
+        await connection().executemany(_numbered(sql), rows)
 
 
 async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
@@ -222,11 +183,10 @@ class SQLiteText:
         return text
 
 
-async def insert_rows(table: type[Table], rows: Iterable[dict[str, Any]], text: SQLiteText | None = None,
-                      pipeline: Pipeline | None = None) -> int:
+async def insert_rows(table: type[Table], rows: Iterable[dict[str, Any]], text: SQLiteText | None = None) -> int:
     """Insert rows given as {column name: value}; missing columns take the column's default.
 
-    Statements of one push may share `text` (it is only used on SQLite) and a `pipeline`.
+    Statements of one push may share `text` (it is only used on SQLite).
     """
     shape = _shape(table)
     defaults = tuple(make() for make in shape.defaults)  # one "now" for the whole statement
@@ -236,13 +196,11 @@ async def insert_rows(table: type[Table], rows: Iterable[dict[str, Any]], text: 
     values = [build(row, defaults, text) for row in rows]
     if not values:
         return 0
-    send = pipeline.send if pipeline is not None else _now
     if sqlite:
-        await send(connection().executemany(shape.sql, values))
+        await connection().executemany(shape.sql, values)
     else:
         # COPY: PostgreSQL executes an INSERT per row even when asyncpg pipelines them; COPY takes them in one go.
-        await send(connection().copy_records_to_table(table._meta.tablename, records=values,
-                                                      columns=list(shape.names)))
+        await connection().copy_records_to_table(table._meta.tablename, records=values, columns=list(shape.names))
     return len(values)
 
 

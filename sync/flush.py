@@ -10,10 +10,9 @@ that existed at that point, so the flags come out the same.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-from server.bulk import Pipeline, SQLiteText, executemany, insert_rows
+from server.bulk import SQLiteText, executemany, insert_rows
 from server.photos.reuse import flag_reuse
 from server.photos.tables import PhotoRef
 from server.rectifications.tables import Finding, Rectification
@@ -33,7 +32,7 @@ def _finish_sql(flagged: bool) -> str:
             '"slot" = COALESCE(?, "slot") WHERE "id" = ?')
 
 
-async def _close_rounds(pending: Pending, snap: Snapshot, text: SQLiteText, pipeline: Pipeline) -> None:
+async def _close_rounds(pending: Pending, snap: Snapshot, text: SQLiteText) -> None:
     """Insert the new rounds and close the finished ones, with their slots settled (new rounds: in their row)."""
     slots = await settle_rounds([Finished(round_id=f.round_id, template_id=f.template, staff_id=snap.user.id,
                                           finished_at=f.finished_at) for f in pending.finishes],
@@ -50,11 +49,11 @@ async def _close_rounds(pending: Pending, snap: Snapshot, text: SQLiteText, pipe
         if flagged:
             values.append(True)
         updates.append((*values, slots.get(finish.round_id), finish.round_id))
-    await insert_rows(Round, pending.rounds.values(), text, pipeline)
-    await executemany(_finish_sql(flagged), updates, pipeline)
+    await insert_rows(Round, pending.rounds.values(), text)
+    await executemany(_finish_sql(flagged), updates)
 
 
-async def _link_photos(pending: Pending, snap: Snapshot, text: SQLiteText, pipeline: Pipeline) -> None:
+async def _link_photos(pending: Pending, snap: Snapshot, text: SQLiteText) -> None:
     """Photo references in op order; the records with uploaded photos get their reuse check as they come."""
     checked = set(pending.reuse)
     stretch: list[dict[str, Any]] = []
@@ -68,30 +67,23 @@ async def _link_photos(pending: Pending, snap: Snapshot, text: SQLiteText, pipel
         if key not in checked:
             stretch += refs[position:end]
         else:
-            await insert_rows(PhotoRef, stretch, text, pipeline)
+            await insert_rows(PhotoRef, stretch, text)
             stretch = []
-            await insert_rows(PhotoRef, refs[position:end], text, pipeline)
+            await insert_rows(PhotoRef, refs[position:end], text)
             present = [r["sha256"] for r in refs[position:end] if r["sha256"] in snap.photos]
             await flag_reuse(await PhotoRef.select().where(
                 (PhotoRef.record_type == key[0]) & (PhotoRef.record_id == key[1]) & PhotoRef.sha256.is_in(present)))
         position = end
-    await insert_rows(PhotoRef, stretch, text, pipeline)
+    await insert_rows(PhotoRef, stretch, text)
 
 
 async def flush(pending: Pending, snap: Snapshot) -> None:
     """Write everything pending, parents before children (call inside the push's transaction)."""
     text = SQLiteText()  # the rows name the same rounds, visits and clock again and again
-    pipeline = Pipeline()  # SQLite stores one table's rows while the next table's are built
-    try:
-        await _close_rounds(pending, snap, text, pipeline)
-        await insert_rows(Visit, pending.visits, text, pipeline)
-        await insert_rows(CheckAnswer, pending.answers, text, pipeline)
-        await insert_rows(Finding, pending.findings, text, pipeline)
-        await insert_rows(Rectification, pending.rects, text, pipeline)
-        await _link_photos(pending, snap, text, pipeline)
-        await insert_rows(SyncOp, pending.sync_ops, text, pipeline)
-    except BaseException:
-        # Whatever was sent has to be over before the caller rolls back to its savepoint.
-        await asyncio.gather(pipeline.wait(), return_exceptions=True)
-        raise
-    await pipeline.wait()
+    await _close_rounds(pending, snap, text)
+    await insert_rows(Visit, pending.visits, text)
+    await insert_rows(CheckAnswer, pending.answers, text)
+    await insert_rows(Finding, pending.findings, text)
+    await insert_rows(Rectification, pending.rects, text)
+    await _link_photos(pending, snap, text)
+    await insert_rows(SyncOp, pending.sync_ops, text)

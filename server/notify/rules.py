@@ -16,11 +16,13 @@ caused an event is not told of it.
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from server import i18n
+from server.bulk import execute, fetch
 from server.changes import next_position
 from server.db import write_transaction
 from server.notify import dispatch, links, wecom
@@ -132,6 +134,13 @@ async def findings_reported(pairs: list[tuple[Any, Any]], sites: dict[Any, Site]
             await _digest(site, reporter, normal)
 
 
+_NOTIFICATION = Notification._meta.tablename
+_RECENT_DIGESTS = (f'SELECT "id", "staff", "push_state", "data" FROM "{_NOTIFICATION}" WHERE "kind" = \'digest\' '
+                   'AND "event_key" LIKE ? AND "created_at" > ? AND "staff" IN ({people})')
+_GROW_DIGEST = (f'UPDATE "{_NOTIFICATION}" SET "title" = ?, "body" = ?, "data" = ?, "seq" = ? '
+                'WHERE "id" = ? AND "push_state" = \'held\'')
+
+
 async def _digest(site: Site, reporter: Any, rects: list[Any]) -> None:
     """Add normal findings' rectifications, in order, to each supervisor's open digest of the site."""
     at = now()
@@ -140,19 +149,23 @@ async def _digest(site: Site, reporter: Any, rects: list[Any]) -> None:
         # The change counter first, as every writer of pulled rows takes it: two pushes with findings of
         # one site queue here and land in one digest, not two (and in the same lock order as a push).
         seq = await next_position()
-        for person in await supervisors_of(site.id, exclude=[reporter]):
-            recent = await Notification.objects().where(
-                (Notification.staff == person.id) & (Notification.kind == "digest")
-                & Notification.event_key.like(f"digest:{site.id}:%")
-                & (Notification.created_at > at - timedelta(days=2))
-            )
-            known = {rect_id for n in recent for rect_id in json_value(n.data, {}).get("rect_ids", [])}
+        people = await supervisors_of(site.id, exclude=[reporter])
+        if not people:
+            return
+        # Every supervisor's recent digests of the site in one query (a sync push of fifty findings comes here).
+        recent: dict[Any, list[dict[str, Any]]] = {person.id: [] for person in people}
+        for row in await fetch(_RECENT_DIGESTS.format(people=", ".join("?" for _ in people)),
+                               f"digest:{site.id}:%", at - timedelta(days=2), *recent):
+            row["data"] = json_value(row["data"], {})
+            recent[row["staff"]].append(row)
+        for person in people:
+            known = {rect_id for n in recent[person.id] for rect_id in n["data"].get("rect_ids", [])}
             fresh = [r for r in rects if str(field(r, "id")) not in known]  # a hook that ran twice adds nothing
             if not fresh:
                 continue
             rect_ids = [str(field(r, "id")) for r in fresh]
             categories = [field(r, "category") for r in fresh]
-            held = next((n for n in recent if n.push_state == "held"), None)
+            held = next((n for n in recent[person.id] if n["push_state"] == "held"), None)
             if held is None:
                 data = {"site_id": str(site.id), "rect_ids": rect_ids, "categories": categories}
                 title, body = digest_text(language_of(person), site=site.name, categories=data["categories"])
@@ -160,14 +173,11 @@ async def _digest(site: Site, reporter: Any, rects: list[Any]) -> None:
                                    title=title, body=body, url=links.findings_to_review(site.id), data=data,
                                    hold_until=at + timedelta(minutes=DIGEST_MINUTES))])
             else:
-                data = dict(json_value(held.data, {}))
+                data = dict(held["data"])
                 data["rect_ids"] = [*data.get("rect_ids", []), *rect_ids]
                 data["categories"] = [*data.get("categories", []), *categories]
                 title, body = digest_text(language_of(person), site=site.name, categories=data["categories"])
-                await Notification.update({
-                    Notification.title: title, Notification.body: body, Notification.data: data,
-                    Notification.seq: seq,
-                }).where((Notification.id == held.id) & (Notification.push_state == "held"))
+                await execute(_GROW_DIGEST, title, body, json.dumps(data), seq, held["id"])
             changed = True
     if changed:
         dispatch.wake()
