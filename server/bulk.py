@@ -159,15 +159,16 @@ class SQLiteText:
     """
 
     def __init__(self) -> None:
-        self._uuids: dict[Any, str] = {}
+        self._uuids: dict[int, str] = {}
         self._times: dict[Any, str] = {}
 
     def uuid(self, value: Any) -> Any:
         if value is None:
             return None
-        text = self._uuids.get(value)
+        key = value.int  # hashing the int skips uuid.UUID.__hash__, a Python-level call
+        text = self._uuids.get(key)
         if text is None:
-            text = self._uuids[value] = str(value)
+            text = self._uuids[key] = str(value)
         return text
 
     def time(self, value: Any) -> Any:
