@@ -37,6 +37,7 @@ class Settings:
     vapid_private_key: str = _setting("", "VAPID private key (PEM file path or base64url); made in DATA_DIR when empty")
     vapid_subject: str = _setting("mailto:admin@example.com", "VAPID subject (mailto: or https: contact of the operator)")
     default_language: str = _setting("zh-CN", "Language of screens for people who have not chosen one (zh-CN or en)")
+    password_hash: str = _setting("argon2id", "Password hashing: argon2id (RFC 9106 low-memory: 3 passes, 64 MiB, 4 lanes); argon2id-test is the cheapest argon2id, for the test suite only")
 
     @property
     def data_path(self) -> Path:

@@ -52,6 +52,9 @@ os.environ["XUNJIAN_DATA_DIR"] = str(DATA_DIR)
 os.environ["XUNJIAN_DB_POOL_SIZE"] = "0"  # tests also query from their own event loops
 os.environ["XUNJIAN_SCHEDULER_SECONDS"] = "0"
 os.environ["XUNJIAN_PUBLIC_URL"] = "http://testserver.local"
+# The cheapest argon2id: the suite hashes and verifies passwords hundreds of times (every login,
+# every staff member made); test_foundation_setup checks the production parameters.
+os.environ["XUNJIAN_PASSWORD_HASH"] = "argon2id-test"
 os.environ["PICCOLO_CONF"] = "piccolo_conf"
 if PG_ADMIN_URL:
     os.environ["DATABASE_URL"] = _create_pg_database(PG_ADMIN_URL)

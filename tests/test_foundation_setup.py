@@ -8,14 +8,39 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from conftest import ON_POSTGRES, PG_ADMIN_URL, ROOT, _create_pg_database
 
 
 def _cli(args: list[str], data_dir: str, database_url: str = "") -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "XUNJIAN_DATA_DIR": data_dir, "DATABASE_URL": database_url}
+    env.pop("XUNJIAN_PASSWORD_HASH")  # as deployed: the production password hashing, not the suite's cheap one
     return subprocess.run([sys.executable, "-m", "server", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=120)
+
+
+def _password_hashes(data_dir: str, database_url: str) -> dict[str, str]:
+    """username -> stored password hash, read straight from the database the commands wrote."""
+    if database_url:
+        import asyncio
+
+        import asyncpg
+
+        async def go() -> list[Any]:
+            conn = await asyncpg.connect(database_url)
+            try:
+                return list(await conn.fetch("SELECT username, password_hash FROM staff"))
+            finally:
+                await conn.close()
+
+        rows = asyncio.run(go())
+    else:
+        import sqlite3
+
+        with sqlite3.connect(Path(data_dir) / "xunjian.sqlite3") as conn:
+            rows = conn.execute("SELECT username, password_hash FROM staff").fetchall()
+    return {username: password_hash for username, password_hash in rows}
 
 
 def test_migrations_forward_on_an_empty_database_then_demo_then_a_user():
@@ -32,6 +57,14 @@ def test_migrations_forward_on_an_empty_database_then_demo_then_a_user():
     assert user.returncode == 0 and "Created newguard" in user.stdout, user.stderr
     short = _cli(["create-user", "weak", "--role", "guard", "--password", "short"], data_dir, url)
     assert short.returncode != 0 and "密码至少" in short.stderr
+    # Stored as argon2id with RFC 9106's low-memory parameters (3 passes, 64 MiB, 4 lanes), salted per person.
+    hashes = _password_hashes(data_dir, url)
+    assert {"guard1", "admin", "newguard"} <= set(hashes)
+    assert all(h.startswith("$argon2id$v=19$m=65536,t=3,p=4$") for h in hashes.values()), hashes
+    assert len(set(hashes.values())) == len(hashes)  # the demo users share a password, not a hash
+    from server.staff.auth import verify_password  # the suite's cheap profile verifies them too: a hash names its parameters
+
+    assert verify_password(hashes["newguard"], "long-enough-pw") and not verify_password(hashes["newguard"], "long-enough-pX")
     if not ON_POSTGRES:
         import sqlite3
 
