@@ -170,15 +170,24 @@ def demo_site() -> Any:
 
 
 @pytest.fixture
-def make_site() -> Callable[..., dict[str, Any]]:
-    """A fresh site of its own (level 2 unless asked) with one user per role, for isolation and scope tests."""
+def make_site() -> Iterator[Callable[..., dict[str, Any]]]:
+    """A fresh site of its own (level 2 unless asked) with one user per role, for isolation and scope tests.
+
+    After the test its sites are made inactive (rows kept, nothing else touched): the
+    scheduler's missed-slot run materialises and settles every active site's windows,
+    and the hundreds of sites earlier tests left behind made each later run take minutes.
+    """
     from server.sites.services import add_checkpoint, add_zone, create_site, generate_templates
+    from server.sites.tables import Site
     from server.staff.services import create_staff
+
+    made: list[Any] = []
 
     def make(level: int = 2, roles: tuple[str, ...] = ("guard", "cleaner", "gardener", "technician", "supervisor", "admin")) -> dict[str, Any]:
         async def go() -> dict[str, Any]:
             tag = uuid.uuid4().hex[:8]
             site = await create_site(f"测试小区-{tag}", level=level)
+            made.append(site.id)
             zone = await add_zone(site.id, "1号楼")
             checkpoints = []
             for kind in ("core", "car_park", "gate", "bin_point", "drain_well", "tree_group", "light", "corridor"):
@@ -192,7 +201,9 @@ def make_site() -> Callable[..., dict[str, Any]]:
 
         return run(go())
 
-    return make
+    yield make
+    if made:
+        run(Site.update({Site.active: False}).where(Site.id.is_in(made)))
 
 
 def free_port() -> int:
