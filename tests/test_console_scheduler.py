@@ -29,7 +29,9 @@ import asyncio, json, sys, time
 from datetime import datetime
 from server import scheduler
 from server.rounds.services import settle_missed_slots
-at, site, start = datetime.fromisoformat(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+at, site = datetime.fromisoformat(sys.argv[1]), sys.argv[2]
+print("ready", flush=True)
+start = float(sys.stdin.readline())  # sent once both processes are ready
 time.sleep(max(0.0, start - time.time()))  # both processes settle at the same instant
 missed = asyncio.run(settle_missed_slots(at))
 print(json.dumps([str(m.id) for m in missed if str(m.site) == site]))
@@ -84,10 +86,20 @@ def test_two_server_processes_settling_at_once_split_the_windows_without_overlap
     s = run(new_site(level=2, created_at=datetime.now(timezone.utc) - timedelta(days=3)))
     site_id = str(s["site"].id)
     at = datetime.now(timezone.utc).isoformat()
-    start = time.time() + 8
     env = {**os.environ, "PICCOLO_CONF": "piccolo_conf", "XUNJIAN_SCHEDULER_SECONDS": "0"}
-    procs = [subprocess.Popen([sys.executable, "-c", SETTLE, at, site_id, str(start)], cwd=ROOT, env=env,
+    procs = [subprocess.Popen([sys.executable, "-c", SETTLE, at, site_id], cwd=ROOT, env=env, stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    # Both have imported the server (seconds on a busy machine): give them one instant to start at.
+    for proc in procs:
+        if proc.stdout.readline().strip() != "ready":
+            for other in procs:
+                other.kill()
+            _out, err = proc.communicate(timeout=240)
+            raise AssertionError(f"settling process did not start: {err[-3000:]}")
+    start = time.time() + 0.5
+    for proc in procs:
+        proc.stdin.write(f"{start}\n")
+        proc.stdin.flush()
     outputs = []
     for proc in procs:
         out, err = proc.communicate(timeout=240)
