@@ -16,6 +16,7 @@ import json
 import os
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -77,7 +78,7 @@ def make_ops(phone: Phone, total: int) -> None:
 
 def raw_executemany(rows: int, directory: Path) -> float:
     """The issue's floor: as many rows as ops into SQLite with one executemany in one transaction."""
-    path = directory / "raw.sqlite3"
+    path = directory / f"raw-{uuid.uuid4().hex[:8]}.sqlite3"
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("CREATE TABLE sync_op (op_id TEXT PRIMARY KEY, staff TEXT, device_id TEXT, type TEXT, data TEXT, "
@@ -104,14 +105,16 @@ def last_rowids(database: Path) -> dict[str, int]:
         return {name: conn.execute(f'SELECT COALESCE(MAX(rowid), 0) FROM "{name}"').fetchone()[0] for name in names}
 
 
-def raw_same_rows(database: Path, before: dict[str, int], directory: Path) -> tuple[float, dict[str, int]]:
-    """The rows the push inserted, inserted again by one executemany per table in one transaction.
+def raw_same_rows(database: Path, before: dict[str, int], after: dict[str, int],
+                  directory: Path) -> tuple[float, dict[str, int]]:
+    """The rows one push round inserted (rowids above `before`, up to `after`), inserted again by
+    one executemany per table in one transaction.
 
     Into a copy of the server's schema (the same tables, indexes and foreign keys, switched on as
-    the server has them) that already holds every row the push did not write, so each insert
+    the server has them) that already holds every row written before that round, so each insert
     does the work the server's did: the floor for these rows, with no judging, JSON or HTTP.
     """
-    target = directory / "same-rows.sqlite3"
+    target = directory / f"same-rows-{uuid.uuid4().hex[:8]}.sqlite3"
     with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as source, \
             closing(sqlite3.connect(target, isolation_level=None)) as conn:
         conn.execute("PRAGMA journal_mode=WAL")
@@ -124,7 +127,7 @@ def raw_same_rows(database: Path, before: dict[str, int], directory: Path) -> tu
             insert[name] = f'INSERT INTO "{name}" VALUES (?{", ?" * (len(columns) - 1)})'
             select = f'SELECT rowid, {", ".join(chr(34) + c + chr(34) for c in columns)} FROM "{name}" WHERE rowid'
             old[name] = source.execute(f"{select} <= ?", (last,)).fetchall()
-            new[name] = source.execute(f"{select} > ?", (last,)).fetchall()
+            new[name] = source.execute(f"{select} > ? AND rowid <= ?", (last, after[name])).fetchall()
         for name, rows in old.items():  # the parents, untimed (the foreign keys are off while copying them)
             if rows:
                 conn.executemany(insert[name], [row[1:] for row in rows])
@@ -151,41 +154,51 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ops", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--repeat", type=int, default=3, help="push rounds of --ops each, and raw inserts (medians)")
     parser.add_argument("--database-url", default="", help="PostgreSQL URL (default: SQLite in the data directory)")
     args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="xunjian-bench-"))
     database = data_dir / "xunjian.sqlite3"
     proc, url = start_server(data_dir, args.database_url)
+    rowids: list[dict[str, int]] = []
+    times: list[float] = []
+    statuses: dict[str, int] = {}
     try:
         with httpx.Client(base_url=url, timeout=600) as client:
             phone = Phone(client, "guard1", batch_size=args.batch).login()
-            make_ops(phone, args.ops)
+            make_ops(phone, args.ops * args.repeat)
             bodies = push_bodies(phone, args.batch)
             headers = {"Authorization": f"Bearer {phone.token}", "Content-Type": "application/json"}
-            before = {} if args.database_url else last_rowids(database)
-            answers: list[dict[str, object]] = []
-            started = time.perf_counter()
-            for body in bodies:
-                response = client.post("/sync/push", content=body, headers=headers)
-                response.raise_for_status()
-                answers += response.json()["results"]
-            elapsed = time.perf_counter() - started
+            per_round = len(bodies) // args.repeat
+            for first in range(0, per_round * args.repeat, per_round):
+                rowids.append({} if args.database_url else last_rowids(database))
+                started = time.perf_counter()
+                for body in bodies[first:first + per_round]:
+                    response = client.post("/sync/push", content=body, headers=headers)
+                    response.raise_for_status()
+                    for answer in response.json()["results"]:
+                        statuses[answer["status"]] = statuses.get(answer["status"], 0) + 1
+                times.append(time.perf_counter() - started)
+            rowids.append({} if args.database_url else last_rowids(database))
     finally:
         proc.terminate()
         proc.wait(30)
-    statuses = {s: sum(1 for a in answers if a["status"] == s) for s in {a["status"] for a in answers}}
-    raw = raw_executemany(args.ops, data_dir)
+    elapsed = statistics.median(times)
     engine = "PostgreSQL" if args.database_url else "SQLite"
-    print(f"sync push ({engine}): {args.ops} ops in batches of {args.batch}: {elapsed:.2f} s "
-          f"({args.ops / elapsed:.0f} ops/s, {elapsed / len(bodies) * 1000:.0f} ms a batch) {statuses}")
-    print(f"raw SQLite executemany, {args.ops} sync_op rows in one transaction: {raw * 1000:.1f} ms; "
-          f"sync / raw {elapsed / raw:.1f}x")
+    print(f"sync push ({engine}): {args.ops} ops in batches of {args.batch}, {args.repeat} rounds: "
+          f"{', '.join(f'{t:.2f}' for t in times)} s; median {elapsed:.2f} s ({args.ops / elapsed:.0f} ops/s, "
+          f"{elapsed / per_round * 1000:.0f} ms a batch) {statuses}")
+    raws = [raw_executemany(args.ops, data_dir) for _ in range(args.repeat)]
+    raw = statistics.median(raws)
+    print(f"raw SQLite executemany, {args.ops} sync_op rows in one transaction: "
+          f"{', '.join(f'{t * 1000:.0f}' for t in raws)} ms; median {raw * 1000:.0f} ms; sync / raw {elapsed / raw:.1f}x")
     if not args.database_url:
-        same, written = raw_same_rows(database, before, data_dir)
-        rows = sum(written.values())
-        print(f"raw SQLite executemany, the {rows} rows the push wrote ({', '.join(f'{n} {c}' for n, c in written.items())})"
-              f" into the same tables in one transaction: {same * 1000:.1f} ms; sync / raw {elapsed / same:.1f}x "
-              f"(target within 5x)")
+        runs = [raw_same_rows(database, rowids[0], rowids[1], data_dir) for _ in range(args.repeat)]
+        same, written = statistics.median(t for t, _ in runs), runs[0][1]
+        print(f"raw SQLite executemany, the {sum(written.values())} rows the first round wrote "
+              f"({', '.join(f'{n} {c}' for n, c in written.items())}), into the same tables in one transaction: "
+              f"{', '.join(f'{t * 1000:.0f}' for t, _ in runs)} ms; median {same * 1000:.0f} ms; "
+              f"sync / raw {elapsed / same:.1f}x (target within 5x)")
 
 
 if __name__ == "__main__":

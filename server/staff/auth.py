@@ -146,8 +146,11 @@ class DeviceAuth:
     token: DeviceToken
 
 
-async def device_user(token: str | None) -> DeviceAuth:
-    """The staff member behind a device token, or 401 bad_token / token_expired."""
+async def device_user(token: str | None, touch: bool = True) -> DeviceAuth:
+    """The staff member behind a device token, or 401 bad_token / token_expired.
+
+    `touch=False` leaves `last_used_at` to the caller (a sync push sets it with `last_sync_at`).
+    """
     if not token:
         raise Unauthorized("请登录 / log in first", code="bad_token")
     # The token with its staff member in one query: every sync request starts here.
@@ -161,7 +164,7 @@ async def device_user(token: str | None) -> DeviceAuth:
             or staff is None or not staff.active):
         raise Unauthorized("登录已过期, 请重新输入密码 / login expired, enter your password again",
                            code="token_expired")
-    if now() - row.last_used_at > timedelta(minutes=1):
+    if touch and now() - row.last_used_at > timedelta(minutes=1):
         await DeviceToken.update({DeviceToken.last_used_at: now()}).where(DeviceToken.id == row.id)
     return DeviceAuth(staff=staff, token=row)
 
