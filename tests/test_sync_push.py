@@ -314,6 +314,29 @@ def test_device_tokens_guard_sync(client, site):
         assert (response.status_code, response.json()["code"]) == (401, "token_expired")
 
 
+def test_a_push_is_judged_token_size_token_body_in_that_order(client, site):
+    """No token: 401 before the body is read; a body over the limit: 413 before the token is looked up;
+    then the token (401) before the content (400), and a push with an expired token changes nothing."""
+    from server.staff.tables import DeviceToken
+    from sync.tables import SyncOp
+
+    guard = phone(client, site, "guard")
+    junk, huge = b"{not json", b"x" * (1024 * 1024 + 10)
+    bad = {"Authorization": "Bearer nope"}
+    assert client.post("/sync/push", content=junk).json()["code"] == "bad_token"
+    assert client.post("/sync/push", content=huge).json()["code"] == "bad_token"
+    assert client.post("/sync/push", content=huge, headers=bad).json()["code"] == "too_large"
+    assert client.post("/sync/push", content=junk, headers=bad).json()["code"] == "bad_token"
+    assert client.post("/sync/push", content=junk, headers=guard.headers()).json()["code"] == "bad_envelope"
+    run(DeviceToken.update({DeviceToken.last_used_at: datetime.now(timezone.utc) - timedelta(days=31)}).where(
+        DeviceToken.device_id == guard.device_id))
+    guard.start_round(str(template(site, "patrol.core").id))
+    body = {"device_id": guard.device_id, "device_time": guard.stamp(), "ops": guard.outbox}
+    response = client.post("/sync/push", json=body, headers=guard.headers())
+    assert (response.status_code, response.json()["code"]) == (401, "token_expired")
+    assert rows(SyncOp, SyncOp.op_id == guard.outbox[0]["op_id"]) == []
+
+
 def test_device_clock_skew_is_corrected_and_flagged(client, site):
     from server.rectifications.tables import Finding, Rectification
     from server.rounds.tables import PatrolSlot, Round, Visit
