@@ -68,6 +68,11 @@ from server.demo import DEMO_PASSWORD, load_demo  # noqa: E402
 from server.migrate import migrate  # noqa: E402
 
 ON_POSTGRES = bool(PG_ADMIN_URL)
+if ON_POSTGRES:
+    from pg_connections import app_lifespan, connection_scope, reuse_connections
+    from server.db import engine
+
+    reuse_connections(engine())
 
 
 def run(awaitable: Any) -> Any:
@@ -78,6 +83,9 @@ def run(awaitable: Any) -> Any:
     """
 
     async def wait() -> Any:
+        if ON_POSTGRES:  # its PostgreSQL connections are reused until it returns
+            async with connection_scope():
+                return await awaitable
         return await awaitable
 
     try:
@@ -119,7 +127,7 @@ def database() -> Iterator[None]:
 def app() -> Any:
     from server.app import create_app
 
-    return create_app()
+    return create_app(extra_lifespan=[app_lifespan] if ON_POSTGRES else None)
 
 
 @pytest.fixture
