@@ -25,15 +25,16 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import datetime, timezone
-from typing import Any
+from functools import cached_property
+from typing import Any, Awaitable, Callable
 
 import msgspec
 
 from server.bulk import execute, select_in
 from server.changes import next_position
 from server.db import write_transaction
+from server.errors import AppError
 from server.ids import parse_uuid, uuid7
 from server.notify import dispatch
 from server.rectifications.services import run_events
@@ -236,11 +237,38 @@ async def _stored(op_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
 
 async def push(auth: DeviceAuth, envelope: Envelope, received_at: datetime | None = None) -> dict[str, Any]:
     """Apply a parsed push envelope; answers per op in the order of `ops`."""
-    user = auth.staff
-    clock = Clock(received_at=received_at or now(), device_time=envelope.device_time,
-                  flag_minutes=get_settings().skew_flag_minutes)
-    items = [_receive(raw) for raw in envelope.ops]
+
+    async def given() -> DeviceAuth:
+        return auth
+
+    return await _apply(given, envelope, received_at)
+
+
+async def push_request(token: str | None, body: bytes) -> dict[str, Any]:
+    """The endpoint's push: the body read, then the device token checked inside the push's transaction.
+
+    On SQLite a query outside a transaction opens a connection (and a thread) of its own,
+    which cost more than judging a small push; on the push's own connection the token
+    costs one query. The token is still answered before the body: an unknown or expired
+    token is a 401 whatever the body holds.
+    """
+    try:
+        envelope = read_envelope(body) or parse_envelope(body)
+    except AppError:
+        await device_user(token)  # a bad token is the answer, not the bad body
+        raise
+    return await _apply(lambda: device_user(token, touch=False), envelope)
+
+
+async def _apply(authenticate: Callable[[], Awaitable[DeviceAuth]], envelope: Envelope,
+                 received_at: datetime | None = None) -> dict[str, Any]:
+    received_at = received_at or now()
+    items = [_receive(raw) for raw in envelope.ops]  # outside the write lock: no database needed
     async with write_transaction() as tx:
+        auth = await authenticate()
+        user = auth.staff
+        clock = Clock(received_at=received_at, device_time=envelope.device_time,
+                      flag_minutes=get_settings().skew_flag_minutes)
         seq = await next_position()
         seen = await _stored([i.op_id for i in items if i.op_id is not None])
         ops = [i.op for i in items if i.op is not None]
@@ -250,22 +278,10 @@ async def push(auth: DeviceAuth, envelope: Envelope, received_at: datetime | Non
                       device_id=envelope.device_id or auth.token.device_id, seen=seen)
         await batch.run(items)
         announced = await announce_findings(tx, batch.announce, batch.events, snap.sites)
+        # The token's last use is stamped here, with its last sync, after the change counter.
         await execute(f'UPDATE "{DeviceToken._meta.tablename}" SET "last_sync_at" = ?, "last_used_at" = ? '
                       'WHERE "id" = ?', clock.received_at, clock.received_at, auth.token.id)
     if announced:
         dispatch.wake()  # the sender may have looked before this commit
     await run_events(batch.events)
     return {"server_time": now().isoformat(), "results": batch.results}
-
-
-async def push_request(token: str | None, body: bytes) -> dict[str, Any]:
-    """The endpoint's push: the device token, then the body, then `push`, in the push's one transaction.
-
-    On SQLite a query outside a transaction opens a connection (and a thread) of its own,
-    which cost more than judging a small push; inside the push's transaction the token
-    costs one query. The token is still judged before the body: an unknown or expired
-    token answers 401 whatever the body holds.
-    """
-    async with write_transaction():
-        auth = await device_user(token, touch=False)
-        return await push(auth, read_envelope(body) or parse_envelope(body))
