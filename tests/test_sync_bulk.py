@@ -160,6 +160,32 @@ def test_findings_notifications_are_committed_with_the_push(client, site, monkey
     assert run(Notification.count().where(Notification.staff == site["users"]["guard"].id)) == 0
 
 
+def test_the_sender_is_woken_after_the_push_has_committed(client, site, monkeypatch):
+    """An emergency reported by a phone is visible to the notification sender when the push wakes it."""
+    import sqlite3
+
+    import sync.push
+    from server.db import is_sqlite
+    from server.settings import get_settings
+
+    if not is_sqlite():
+        pytest.skip("reads the committed rows on a connection of its own, with sqlite3")
+    visible: list[int] = []
+
+    def wake() -> None:  # what the sender would see now, from its own connection
+        with sqlite3.connect(get_settings().sqlite_path) as conn:
+            visible.append(conn.execute("SELECT COUNT(*) FROM notification WHERE kind = 'emergency' "
+                                        "AND event_key = ?", (f"emergency:{finding}",)).fetchone()[0])
+
+    guard = phone(client, site, "guard")
+    finding = guard.report(str(site["site"].id), "fire_safety", severity="emergency", note="配电房冒烟")
+    monkeypatch.setattr(sync.push.dispatch, "wake", wake)
+    assert [r["status"] for r in guard.push()] == ["applied"]
+    # The inbox wakes the sender as it stores (inside the push, too early to see them); the push wakes it
+    # again once committed, and then the sender sees both (the supervisor's and the admin's).
+    assert visible and visible[-1] == 2, visible
+
+
 @pytest.mark.parametrize("moment", [
     datetime(2026, 11, 27, 2, 0, tzinfo=timezone.utc),
     datetime(2026, 11, 27, 10, 0, 0, 123456, tzinfo=timezone(timedelta(hours=8))),
