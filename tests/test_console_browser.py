@@ -36,7 +36,11 @@ def deadline_row(page: Any, base: str, code: str) -> tuple[int, int]:
 def photo_shown(page: Any, sha: str) -> bool:
     img = page.locator(f'img[src="/photos/{sha}?size=thumb"]').first
     img.wait_for(state="visible", timeout=TIMEOUT)
-    return page.evaluate("(el) => el.complete && el.naturalWidth > 0", img.element_handle())
+    # The thumbnail loads lazily: visible comes first, then the request. Wait until the load
+    # has ended (a broken image ends too), then ask whether it decoded to a picture.
+    handle = img.element_handle()
+    page.wait_for_function("(el) => el.complete", arg=handle, timeout=TIMEOUT)
+    return page.evaluate("(el) => el.naturalWidth > 0", handle)
 
 
 def test_supervisor_reviews_assigns_and_verifies_a_finding_from_the_phone(page, live_server):
