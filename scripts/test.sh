@@ -37,7 +37,13 @@ PGTMP=$(mktemp -d /tmp/xunjian-pg.XXXXXX)
 PGPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 as_pg() { if [ "$(id -u)" = 0 ]; then su postgres -s /bin/sh -c "$*"; else sh -c "$*"; fi; }
 [ "$(id -u)" = 0 ] && chown postgres "$PGTMP"
+pg_suite_pid=
 cleanup() {
+  # Interrupted while the PostgreSQL half runs in the background: end it, its servers and browsers too.
+  if [ -n "$pg_suite_pid" ]; then
+    kill -TERM -- "-$pg_suite_pid" 2>/dev/null || true
+    wait "$pg_suite_pid" 2>/dev/null || true
+  fi
   as_pg "'$PGBIN/pg_ctl' -D '$PGTMP/data' -m immediate stop" >/dev/null 2>&1 || true
   rm -rf "$PGTMP"
 }
@@ -48,19 +54,43 @@ as_pg "'$PGBIN/pg_ctl' -D '$PGTMP/data' -l '$PGTMP/log' -w -o \"-p $PGPORT -k '$
 
 # pytest exits 5 when it collected no test: that is a failure here too (a
 # suite that ran nothing proves nothing), so it is reported and kept.
+check_suite() {  # name, pytest's exit code
+  if [ "$2" -eq 5 ]; then echo "no tests ran on $1" >&2; fi
+  return "$2"
+}
 run_suite() {
   local name=$1; shift
   log "test suite on $name"
-  set +e
-  "$@"
-  local rc=$?
-  set -e
-  if [ $rc -eq 5 ]; then echo "no tests ran on $name" >&2; fi
-  return $rc
+  local rc=0
+  "$@" || rc=$?
+  check_suite "$name" "$rc"
 }
 
+sqlite_suite=(env -u DATABASE_URL XUNJIAN_TEST_PG= "${UV[@]}" run --frozen pytest "$@")
+pg_suite=(env XUNJIAN_TEST_PG="postgresql://postgres@127.0.0.1:$PGPORT/postgres" "${UV[@]}" run --frozen pytest "$@")
+
+# With two cores or more the halves run at once: they share only the PostgreSQL cluster
+# (each pytest makes its own data directory, database, ports and browser profiles), and
+# each spends most of its time waiting on servers, browsers and subprocesses rather than
+# computing. The PostgreSQL half's output is kept and shown after the SQLite half's.
+# XUNJIAN_TEST_SERIAL=1 runs them one after the other, output as it comes.
 status=0
-run_suite SQLite env -u DATABASE_URL XUNJIAN_TEST_PG= "${UV[@]}" run --frozen pytest "$@" || status=$?
-run_suite PostgreSQL env XUNJIAN_TEST_PG="postgresql://postgres@127.0.0.1:$PGPORT/postgres" \
-  "${UV[@]}" run --frozen pytest "$@" || status=$?
+if [ "${XUNJIAN_TEST_SERIAL:-0}" != 1 ] && [ "$(nproc)" -ge 2 ]; then
+  pg_log="$PGTMP/pytest-postgresql.log"
+  log "test suite on PostgreSQL started alongside (its output follows SQLite's)"
+  set -m  # its own process group, so an interruption can end it with everything it started
+  "${pg_suite[@]}" >"$pg_log" 2>&1 </dev/null &
+  pg_suite_pid=$!
+  set +m
+  run_suite SQLite "${sqlite_suite[@]}" || status=$?
+  pg_rc=0
+  wait "$pg_suite_pid" || pg_rc=$?
+  pg_suite_pid=
+  log "test suite on PostgreSQL"
+  cat "$pg_log"
+  check_suite PostgreSQL "$pg_rc" || status=$?
+else
+  run_suite SQLite "${sqlite_suite[@]}" || status=$?
+  run_suite PostgreSQL "${pg_suite[@]}" || status=$?
+fi
 exit $status
