@@ -6,7 +6,11 @@ takes it, so on PostgreSQL concurrent pushes queue on it (no deadlocks on each
 other's op ids, the pull cursor stays in commit order), and what this push reads
 next cannot change under it until it commits.
 
-Then the batch's stored op ids and everything its ops reference are read once
+Before the lock, the ops are read (sync/shapes.py in compiled code, else
+sync/ops.py's parse_op). Inside the transaction the device token is looked up
+first, on the transaction's own connection (on SQLite a query outside one opens
+a connection of its own). Then the batch's stored op ids and everything its ops
+reference are read once
 (sync/snapshot.py), and each op is judged in order, in memory, in the contract's
 judging order (sync/judge.py); the rows of a stretch of judged ops are written
 with one statement per table (sync/flush.py). Rare ops (rect.transition,
