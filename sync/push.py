@@ -1,7 +1,8 @@
 """POST /sync/push: one write transaction per batch; record ops judged in memory and written in bulk.
 
 Why one transaction: a 500-op push then costs one commit (one fsync on SQLite),
-not 500. Why the change counter is taken first: every writer of pulled rows
+not 500. Why the change counter is taken first (the first write; only the
+device token's read comes before it): every writer of pulled rows
 takes it, so on PostgreSQL concurrent pushes queue on it (no deadlocks on each
 other's op ids, the pull cursor stays in commit order), and what this push reads
 next cannot change under it until it commits.
