@@ -214,6 +214,27 @@ def make_site() -> Iterator[Callable[..., dict[str, Any]]]:
         run(Site.update({Site.active: False}).where(Site.id.is_in(made)))
 
 
+@pytest.fixture(scope="module", autouse=True)
+def retire_module_sites() -> Iterator[None]:
+    """Sites a test module made (module fixtures, console_data.new_site) are made inactive when it ends.
+
+    As make_site's are after each test, and for the same reason: every settling of missed
+    slots works through every active site's windows, so sites left behind by earlier
+    modules made each later settling test slower (test_missed_slots_settle_once_when_run_concurrently
+    spent 20 s on SQLite settling the windows of sites the console modules had made).
+    """
+    from server.sites.tables import Site
+
+    def active() -> set[Any]:
+        return {r["id"] for r in run(Site.select(Site.id).where(Site.active == True))}  # noqa: E712
+
+    before = active()
+    yield
+    made = list(active() - before)
+    if made:
+        run(Site.update({Site.active: False}).where(Site.id.is_in(made)))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
