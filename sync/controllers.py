@@ -18,7 +18,7 @@ from sync.schemas import PUSH_ENVELOPE, PullReply, PushReply
 def bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
+    return (token.strip() or None) if scheme.lower() == "bearer" else None
 
 
 async def bearer(request: Request) -> DeviceAuth:

@@ -176,9 +176,7 @@ class Batch:
             reply = perop.answer(op.op_id, "conflict", code="stale", reason=perop.STALE_REASON, state=result.state)
             self._record(op.op_id, None, op, "conflict", reply, "stale", perop.STALE_REASON, result.state)
         else:
-            reply = {"op_id": str(op.op_id), "status": result.status}  # perop.answer, for the most common answer
-            if result.missing_photos:
-                reply["missing_photos"] = result.missing_photos
+            reply = perop.answer(op.op_id, result.status, missing_photos=result.missing_photos)
             self._record(op.op_id, None, op, result.status, reply, state=result.state)
 
     async def write(self, next_index: int) -> None:
