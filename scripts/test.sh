@@ -14,6 +14,9 @@ if command -v uv >/dev/null 2>&1; then UV=(uv); else
 fi
 log "installing the locked dependencies"
 "${UV[@]}" sync --frozen --quiet
+# Our own modules' .pyc as well (pyproject compiles the packages'): the suite starts dozens of
+# server processes, and where PYTHONDONTWRITEBYTECODE is set each would compile them again.
+"${UV[@]}" run --frozen python -m compileall -q server sync tests scripts >/dev/null
 
 # System packages the tests need: Chromium and PostgreSQL (only as root, with apt).
 need=()
