@@ -20,7 +20,7 @@ from piccolo.engine.postgres import PostgresEngine
 from server import i18n
 from server.admin import admin_handlers
 from server.console.routes import console_handlers
-from server.db import engine, sqlite_writer_kept
+from server.db import engine, sqlite_connections_kept
 from server.errors import AppError
 from server.fieldapp.controllers import FieldAppController
 from server.notify.controllers import InboxController, NotificationsApi, PushApi
@@ -111,7 +111,7 @@ async def database_pool(app: Litestar) -> AsyncIterator[None]:
     if pooled:
         await db.start_connection_pool(min_size=1, max_size=pool_size)
     try:
-        async with sqlite_writer_kept():
+        async with sqlite_connections_kept():
             yield
     finally:
         if pooled:

@@ -6,7 +6,7 @@ import asyncio
 import sqlite3
 import weakref
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 from urllib.parse import unquote, urlparse
 
 import aiosqlite
@@ -17,6 +17,7 @@ from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionTy
 from server.settings import Settings, get_settings
 
 SQLITE_BUSY_TIMEOUT_S = 30
+READERS = 4  # kept SQLite reader connections per event loop (each has an aiosqlite thread)
 
 
 def make_engine(settings: Settings | None = None) -> Engine:
@@ -36,7 +37,7 @@ def make_engine(settings: Settings | None = None) -> Engine:
     path = str(settings.sqlite_path)
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA journal_mode=WAL")
-    return SQLiteEngine(path=path, timeout=SQLITE_BUSY_TIMEOUT_S)
+    return KeptSQLiteEngine(path=path, timeout=SQLITE_BUSY_TIMEOUT_S)
 
 
 def engine() -> Engine:
@@ -49,25 +50,87 @@ def is_sqlite() -> bool:
     return isinstance(engine(), SQLiteEngine)
 
 
-class _Writer:
-    """This event loop's SQLite writers: their queue, and (inside `sqlite_writer_kept`) one kept connection."""
+class _LoopConnections:
+    """This event loop's SQLite connections: the writers' queue, and inside `sqlite_connections_kept` the kept
+    writer connection and a few kept reader connections."""
 
     def __init__(self) -> None:
         self.queue = asyncio.Lock()
         self.connection: aiosqlite.Connection | None = None
-        self.keep = False
+        self.active = False
+        self.idle_readers: list[aiosqlite.Connection] = []
+        self.readers = 0  # open reader connections, idle or lent
+        self.reader_freed = asyncio.Condition()
+
+    async def take_reader(self, engine: SQLiteEngine) -> aiosqlite.Connection:
+        async with self.reader_freed:
+            await self.reader_freed.wait_for(lambda: self.idle_readers or self.readers < READERS)
+            if self.idle_readers:
+                return self.idle_readers.pop()
+            self.readers += 1
+        try:
+            return await engine.get_connection()
+        except BaseException:
+            await self.drop_reader(None)
+            raise
+
+    async def give_back(self, connection: aiosqlite.Connection) -> None:
+        if not self.active or connection.in_transaction:
+            await self.drop_reader(connection)
+            return
+        async with self.reader_freed:
+            self.idle_readers.append(connection)
+            self.reader_freed.notify()
+
+    async def drop_reader(self, connection: aiosqlite.Connection | None) -> None:
+        if connection is not None:
+            try:
+                await connection.close()
+            except Exception:  # noqa: BLE001 - it is being thrown away
+                pass
+        async with self.reader_freed:
+            self.readers -= 1
+            self.reader_freed.notify()
 
 
 # One per event loop (tests run several loops; a lock and a connection's thread belong to one).
-_sqlite_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Writer] = weakref.WeakKeyDictionary()
+_sqlite_connections: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopConnections] = weakref.WeakKeyDictionary()
 
 
-def _writer() -> _Writer:
+def _loop_connections() -> _LoopConnections:
     loop = asyncio.get_running_loop()
-    writer = _sqlite_writers.get(loop)
-    if writer is None:
-        writer = _sqlite_writers[loop] = _Writer()
-    return writer
+    kept = _sqlite_connections.get(loop)
+    if kept is None:
+        kept = _sqlite_connections[loop] = _LoopConnections()
+    return kept
+
+
+class KeptSQLiteEngine(SQLiteEngine):
+    """SQLiteEngine whose queries outside a transaction reuse the loop's kept reader connections.
+
+    Piccolo opens a connection (and its thread) for every query outside a transaction and
+    closes it after: 4-5 ms each here, so a page or a pull of a dozen queries spent most of
+    its time connecting. Inside `sqlite_connections_kept` (the app's lifespan) such a query takes
+    one of a few kept connections instead and runs exactly as Piccolo runs it (committed at
+    once, rows as dicts); elsewhere (tests calling services directly, the command line)
+    nothing changes. A connection whose query failed is closed, not lent again.
+    """
+
+    async def _run_in_new_connection(self, query: str, args: list[Any] | None = None, query_type: str = "generic",
+                                     table: Any = None) -> Any:
+        kept = _sqlite_connections.get(asyncio.get_running_loop())
+        if kept is None or not kept.active or (query_type == "insert" and self.get_version_sync() < 3.35):
+            return await super()._run_in_new_connection(query, args, query_type, table)
+        connection = await kept.take_reader(self)
+        try:
+            async with connection.execute(query, args or []) as cursor:
+                await connection.commit()
+                rows = await cursor.fetchall()
+        except BaseException:
+            await kept.drop_reader(connection)
+            raise
+        await kept.give_back(connection)
+        return rows
 
 
 class _KeptTransaction(SQLiteTransaction):
@@ -79,19 +142,19 @@ class _KeptTransaction(SQLiteTransaction):
     transaction) is closed and the next transaction opens a fresh one.
     """
 
-    __slots__ = ("writer",)
+    __slots__ = ("kept",)
 
-    def __init__(self, engine: SQLiteEngine, writer: _Writer) -> None:
+    def __init__(self, engine: SQLiteEngine, kept: _LoopConnections) -> None:
         super().__init__(engine, transaction_type=TransactionType.immediate)
-        self.writer = writer
+        self.kept = kept
 
     async def get_connection(self) -> aiosqlite.Connection:
-        connection = self.writer.connection
+        connection = self.kept.connection
         if connection is not None and connection.in_transaction:
             await self._discard()
             connection = None
         if connection is None:
-            connection = self.writer.connection = await self.engine.get_connection()
+            connection = self.kept.connection = await self.engine.get_connection()
         return connection
 
     async def begin(self) -> None:
@@ -107,7 +170,7 @@ class _KeptTransaction(SQLiteTransaction):
             await super().begin()
 
     async def _discard(self) -> None:
-        connection, self.writer.connection = self.writer.connection, None
+        connection, self.kept.connection = self.kept.connection, None
         if connection is not None:
             try:
                 await connection.close()
@@ -126,39 +189,45 @@ class _KeptTransaction(SQLiteTransaction):
             raise
         finally:
             self.engine.current_transaction.reset(self.context)
-        if not self.writer.keep:  # the kept connection's owner has gone
+        if not self.kept.active:  # the kept connection's owner has gone
             await self._discard()
         return exception is None
 
 
 @asynccontextmanager
-async def sqlite_writer_kept() -> AsyncIterator[None]:
-    """On SQLite, this loop's write transactions share one connection until the block ends.
+async def sqlite_connections_kept() -> AsyncIterator[None]:
+    """On SQLite, this loop's connections are kept open until the block ends: one for the writers, a few readers.
 
-    Held for the server's life (the app's lifespan). It also keeps the WAL from
-    being checkpointed after every write: when the last connection to a WAL
-    database closes, SQLite checkpoints the whole log into the database file
-    (and fsyncs it), so with a connection per transaction every push paid for a
+    Held for the server's life (the app's lifespan). Write transactions take turns
+    on the kept writer connection (`_KeptTransaction`), queries outside a transaction
+    borrow a kept reader (`KeptSQLiteEngine`). The open writer also keeps the WAL
+    from being checkpointed after every write: when the last connection to a WAL
+    database closes, SQLite checkpoints the whole log into the database file (and
+    fsyncs it), so with a connection per transaction every push paid for a
     checkpoint on top of its commit. With one always open, the log is
     checkpointed as SQLite means it to be, once it reaches 1000 pages.
     Without this block (tests that call services directly, the command line),
-    each write transaction opens and closes a connection of its own.
+    each transaction and each query opens and closes a connection of its own.
     """
     db = engine()
     if not isinstance(db, SQLiteEngine):
         yield
         return
-    writer = _writer()
-    writer.keep = True
+    kept = _loop_connections()
+    kept.active = True
     try:
-        async with writer.queue:  # the first connection opened now, before any request
-            transaction = _KeptTransaction(db, writer)
+        async with kept.queue:  # the first connection opened now, before any request
+            transaction = _KeptTransaction(db, kept)
             await transaction.get_connection()
         yield
     finally:
-        writer.keep = False
-        async with writer.queue:
-            connection, writer.connection = writer.connection, None
+        kept.active = False
+        async with kept.reader_freed:
+            idle, kept.idle_readers = kept.idle_readers, []
+        for reader in idle:  # a reader still lent is closed when it is given back
+            await kept.drop_reader(reader)
+        async with kept.queue:
+            connection, kept.connection = kept.connection, None
             if connection is not None:
                 await connection.close()  # the last one out checkpoints
 
@@ -173,7 +242,7 @@ async def write_transaction() -> AsyncIterator[object]:
     busy handler is not a queue but retries with sleeps, so under a burst (200
     phones syncing at once) an unlucky writer kept losing the race until its busy
     timeout ran out and its request failed; the lock serves them in arrival order.
-    Inside `sqlite_writer_kept` the writers of the loop share one kept connection.
+    Inside `sqlite_connections_kept` the writers of the loop share one kept connection.
     """
     db = engine()
     if isinstance(db, SQLiteEngine):
@@ -181,10 +250,10 @@ async def write_transaction() -> AsyncIterator[object]:
             async with db.transaction(transaction_type=TransactionType.immediate) as tx:
                 yield tx
             return
-        writer = _writer()
-        async with writer.queue:
-            if writer.keep:
-                async with _KeptTransaction(db, writer) as tx:
+        kept = _loop_connections()
+        async with kept.queue:
+            if kept.active:
+                async with _KeptTransaction(db, kept) as tx:
                     yield tx
             else:
                 async with db.transaction(transaction_type=TransactionType.immediate) as tx:

@@ -1,9 +1,11 @@
-"""SQLite's kept writer connection (server/db.py): the app's write transactions take turns on one connection.
+"""SQLite's kept connections (server/db.py): write transactions take turns on one kept connection,
+queries outside a transaction borrow one of a few kept readers.
 
 What a user would notice if it went wrong: after one failed or abandoned request
-every later save fails ("cannot start a transaction within a transaction"), or a
-half-done write shows up, or the server does not stop. Each test runs the
-writers inside `sqlite_writer_kept`, as the app's lifespan does.
+every later save or page fails ("cannot start a transaction within a
+transaction"), a half-done write shows up, a busy moment opens a connection per
+query again, or the server does not stop. Each test runs inside
+`sqlite_connections_kept`, as the app's lifespan does.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import pytest
 
 from conftest import ON_POSTGRES, run
 from server.changes import committed_position, next_position
-from server.db import _writer, sqlite_writer_kept, write_transaction
+from server.db import READERS, _loop_connections, sqlite_connections_kept, write_transaction
+from server.sites.tables import Site
 
 pytestmark = pytest.mark.skipif(ON_POSTGRES, reason="the kept writer connection is SQLite's")
 
@@ -30,8 +33,8 @@ async def committed_by_another_connection() -> int:
 
 def test_a_failed_and_an_abandoned_write_leave_the_next_one_working() -> None:
     async def go() -> dict[str, object]:
-        async with sqlite_writer_kept():
-            kept = _writer().connection
+        async with sqlite_connections_kept():
+            kept = _loop_connections().connection
             start = await committed_by_another_connection()
             async with write_transaction():
                 await next_position()
@@ -61,7 +64,7 @@ def test_a_failed_and_an_abandoned_write_leave_the_next_one_working() -> None:
             async with write_transaction():
                 await next_position()
             return {"start": start, "first": after_first, "failed": after_failed, "cancelled": after_cancelled,
-                    "last": await committed_by_another_connection(), "same": _writer().connection is kept}
+                    "last": await committed_by_another_connection(), "same": _loop_connections().connection is kept}
 
     seen = run(go())
     assert seen["first"] == seen["start"] + 1
@@ -73,14 +76,14 @@ def test_a_failed_and_an_abandoned_write_leave_the_next_one_working() -> None:
 
 def test_a_connection_left_inside_a_transaction_is_replaced() -> None:
     async def go() -> tuple[bool, bool, int, int]:
-        async with sqlite_writer_kept():
-            stuck = _writer().connection
+        async with sqlite_connections_kept():
+            stuck = _loop_connections().connection
             assert stuck is not None
             await stuck.execute("BEGIN")  # as a BEGIN queued by a cancelled task would leave it
             before = await committed_by_another_connection()
             async with write_transaction():
                 await next_position()
-            return (_writer().connection is not stuck, stuck.in_transaction if stuck._connection else False,
+            return (_loop_connections().connection is not stuck, stuck.in_transaction if stuck._connection else False,
                     before, await committed_by_another_connection())
 
     replaced, still_open, before, after = run(go())
@@ -92,7 +95,7 @@ def test_the_kept_connection_and_its_thread_end_with_the_app() -> None:
     before = worker_threads()
 
     async def go() -> int:
-        async with sqlite_writer_kept():
+        async with sqlite_connections_kept():
             async with write_transaction():
                 await next_position()
             return worker_threads()
@@ -100,3 +103,30 @@ def test_the_kept_connection_and_its_thread_end_with_the_app() -> None:
     during = run(go())
     assert during == before + 1
     assert worker_threads() == before, "a worker thread left running keeps the process from exiting"
+
+
+def test_queries_outside_a_transaction_share_a_few_kept_readers() -> None:
+    before = worker_threads()
+
+    async def go() -> dict[str, object]:
+        async with sqlite_connections_kept():
+            counts = await asyncio.gather(*[Site.count() for _ in range(30)])  # thirty page loads at once
+            busiest = worker_threads()
+            with pytest.raises(Exception, match="no such column"):
+                await Site.raw("SELECT nonsense FROM site")
+            after_error = await Site.count()
+            name = f"renamed-{before}"
+            site = await Site.objects().first()
+            await Site.update({Site.name: name}).where(Site.id == site.id)  # a write outside a transaction
+            kept = _loop_connections()
+            return {"counts": set(counts), "busiest": busiest, "after_error": after_error, "name": name,
+                    "site": site, "readers": kept.readers, "idle": len(kept.idle_readers)}
+
+    seen = run(go())
+    assert len(seen["counts"]) == 1 and seen["after_error"] in seen["counts"]
+    assert seen["busiest"] <= before + 1 + READERS, "one writer and at most READERS readers, not one per query"
+    assert seen["readers"] == seen["idle"] <= READERS, "every reader was given back"
+    saved = run(Site.select(Site.name).where(Site.id == seen["site"].id).first())  # another connection
+    assert saved["name"] == seen["name"]
+    run(Site.update({Site.name: seen["site"].name}).where(Site.id == seen["site"].id))
+    assert worker_threads() == before
