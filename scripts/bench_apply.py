@@ -73,44 +73,70 @@ def push_over_http(server: ServerProcess, token: str, device_id: str, ops: list[
         return time.perf_counter() - started
 
 
-def _count_calls(cls: Any, names: tuple[str, ...], counter: list[int]) -> list[tuple[Any, str, Any]]:
-    """Wrap these async methods of `cls` so each call adds one to counter[0]; returns what to put back."""
+KINDS = {"INSERT": "writes", "UPDATE": "writes", "DELETE": "writes", "COPY": "writes", "SELECT": "reads",
+         "WITH": "reads", "COMMIT": "commits", "fetchall": "reads", "commit": "commits"}
+
+
+def _kind(args: tuple[Any, ...], function: Any = None) -> str:
+    """What a statement does, from its SQL (or, for aiosqlite, the sqlite3 method it calls)."""
+    sql = next((a for a in args if isinstance(a, str)), "")
+    word = sql.split(None, 1)[0].rstrip(";").upper() if sql.strip() else getattr(function, "__name__", "")
+    return KINDS.get(word, "other")
+
+
+def _timed_calls(cls: Any, names: tuple[str, ...], spent: dict[str, list[float]],
+                 aiosqlite_hop: bool = False) -> list[tuple[Any, str, Any]]:
+    """Wrap these async methods of `cls` to count each call and add its time under its kind; returns what to put back.
+
+    `aiosqlite_hop`: the method is aiosqlite's `_execute(function, *args)`, one hop to the connection's thread.
+    """
     saved = []
     for name in names:
         original = getattr(cls, name)
 
-        async def counted(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
-            counter[0] += 1
-            return await __original(self, *args, **kwargs)
+        async def timed(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            kind = _kind(args[1:], args[0]) if aiosqlite_hop else _kind(args)
+            started = time.perf_counter()
+            try:
+                return await __original(self, *args, **kwargs)
+            finally:
+                entry = spent.setdefault(kind, [0, 0.0])
+                entry[0] += 1
+                entry[1] += time.perf_counter() - started
 
         saved.append((cls, name, original))
-        setattr(cls, name, counted)
+        setattr(cls, name, timed)
     return saved
 
 
-async def push_in_process(token: str, device_id: str, ops: list[dict[str, Any]], batch: int) -> tuple[float, int]:
-    """Seconds, and database round trips made, for the same ops through sync.push without HTTP."""
+async def push_in_process(token: str, device_id: str, ops: list[dict[str, Any]],
+                          batch: int) -> tuple[float, dict[str, list[float]]]:
+    """Seconds, and the database calls made (count and seconds by kind), for the same ops through sync.push
+    without HTTP, with the connections the app keeps (server.db.sqlite_connections_kept)."""
     import aiosqlite
     import asyncpg
 
+    from server.db import sqlite_connections_kept
     from server.staff.auth import device_user
     from sync import push as push_service
     from sync.ops import parse_envelope
     from sync.shapes import read_envelope
 
     auth = await device_user(token)
-    trips = [0]
+    spent: dict[str, list[float]] = {}
     # Every statement, through Piccolo or raw: one hop to aiosqlite's thread, or one asyncpg call.
-    saved = _count_calls(aiosqlite.Connection, ("_execute",), trips) + _count_calls(
-        asyncpg.connection.Connection, ("fetch", "fetchrow", "fetchval", "execute", "executemany"), trips)
+    saved = _timed_calls(aiosqlite.Connection, ("_execute",), spent, aiosqlite_hop=True) + _timed_calls(
+        asyncpg.connection.Connection, ("fetch", "fetchrow", "fetchval", "execute", "executemany",
+                                        "copy_records_to_table"), spent)
     try:
-        started = time.perf_counter()
-        for start in range(0, len(ops), batch):
-            body = json.dumps({"device_id": device_id, "device_time": datetime.now(timezone.utc).isoformat(),
-                               "ops": ops[start:start + batch]}).encode()
-            envelope = read_envelope(body) or parse_envelope(body)  # as the endpoint reads it
-            check_applied((await push_service.push(auth, envelope))["results"])
-        return time.perf_counter() - started, trips[0]
+        async with sqlite_connections_kept():
+            started = time.perf_counter()
+            for start in range(0, len(ops), batch):
+                body = json.dumps({"device_id": device_id, "device_time": datetime.now(timezone.utc).isoformat(),
+                                   "ops": ops[start:start + batch]}).encode()
+                envelope = read_envelope(body) or parse_envelope(body)  # as the endpoint reads it
+                check_applied((await push_service.push(auth, envelope))["results"])
+            return time.perf_counter() - started, spent
     finally:
         for cls, name, original in saved:
             setattr(cls, name, original)
@@ -166,7 +192,9 @@ def measure(db: Database, count: int, batch: int, raw_repeat: int) -> list[Figur
         log(f"{setup}: pushing {count} ops over HTTP in batches of {batch}")
         http_s = push_over_http(server, guard.token, guard.device_id, patrol_ops(fleet, count), batch)
     log(f"{setup}: the same through the push service in this process")
-    inproc_s, queries = asyncio.run(push_in_process(guard.token, guard.device_id, patrol_ops(fleet, count), batch))
+    inproc_s, spent = asyncio.run(push_in_process(guard.token, guard.device_id, patrol_ops(fleet, count), batch))
+    queries = int(sum(calls for calls, _ in spent.values()))
+    database_s = sum(seconds for _, seconds in spent.values())
     raw_samples = []
     for _ in range(raw_repeat):
         rows = raw_rows(patrol_ops(fleet, count), guard.staff_id)
@@ -177,13 +205,16 @@ def measure(db: Database, count: int, batch: int, raw_repeat: int) -> list[Figur
     raw_s = median(raw_samples)
     ratio = http_s / raw_s
     raw = {"ops": count, "batch": batch, "http_s": http_s, "inproc_s": inproc_s, "raw_s": raw_s, "ratio": ratio,
-           "queries": queries}
+           "queries": queries, "database_s": {kind: seconds for kind, (_, seconds) in spent.items()}}
+    split = ", ".join(f"{kind} {spent[kind][1]:.2f} s" for kind in ("writes", "commits", "reads", "other") if kind in spent)
     return [
         Figure("sync apply", setup, f"{count:,} ops over HTTP, batches of {batch}",
                f"{http_s:.2f} s ({count / http_s:,.0f} ops/s, {http_s / count * 1000:.2f} ms/op)", raw=raw),
         Figure("sync apply", setup, "same ops, push service in-process (no HTTP)",
                f"{inproc_s:.2f} s ({count / inproc_s:,.0f} ops/s); {queries / count:.2f} database round trips/op",
                raw=raw),
+        Figure("sync apply", setup, "of which waiting on the database (the rest is Python)",
+               f"{database_s:.2f} s ({split}); Python {inproc_s - database_s:.2f} s", raw=raw),
         Figure("sync apply", setup, f"raw executemany of {count:,} sync_op rows, one transaction",
                f"{raw_s * 1000:.0f} ms ({count / raw_s:,.0f} rows/s)", raw=raw),
         Figure("sync apply", setup, "ratio HTTP / raw executemany", f"{ratio:.0f}x",
