@@ -7,7 +7,7 @@ from typing import Annotated, Any, TypedDict
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, FromQuery
+from litestar.params import Body, FromPath, FromQuery, JSONBody
 from litestar.response import Template
 from msgspec import Struct
 
@@ -89,13 +89,13 @@ class PushApi(Controller):
         return {"public_key": public_key()}
 
     @post("/subscribe", status_code=200, responses=error_responses(400, 401, 403))
-    async def subscribe(self, user: NamedDependency[Staff], data: SubscriptionIn) -> Subscribed:
+    async def subscribe(self, user: NamedDependency[Staff], data: JSONBody[SubscriptionIn]) -> Subscribed:
         """Store this browser's subscription (sending it again changes nothing)."""
         await subscriptions.subscribe(user.id, data.endpoint, data.keys.p256dh, data.keys.auth)
         return {"subscribed": True, "devices": len(await subscriptions.devices_of(user.id))}
 
     @post("/unsubscribe", status_code=200, responses=error_responses(400, 401, 403))
-    async def unsubscribe(self, user: NamedDependency[Staff], data: EndpointIn) -> Unsubscribed:
+    async def unsubscribe(self, user: NamedDependency[Staff], data: JSONBody[EndpointIn]) -> Unsubscribed:
         removed = await subscriptions.unsubscribe(user.id, data.endpoint)
         return {"removed": removed, "devices": len(await subscriptions.devices_of(user.id))}
 
@@ -110,7 +110,7 @@ class NotificationsApi(Controller):
         return {"unread": await inbox.unread_count(user.id), "items": [inbox.as_pull(r) for r in rows]}
 
     @post("/read", status_code=200, exclude_from_csrf=True, responses=error_responses(400, 401))
-    async def read_from_device(self, request: Request, data: ReadIn) -> MarkedRead:
+    async def read_from_device(self, request: Request, data: JSONBody[ReadIn]) -> MarkedRead:
         """The field app marks notifications read with its device token (no cookie, so no CSRF)."""
         header = request.headers.get("authorization", "")
         if not header.lower().startswith("bearer "):
