@@ -56,7 +56,7 @@ class _LoopConnections:
 
     def __init__(self) -> None:
         self.queue = asyncio.Lock()
-        self.connection: aiosqlite.Connection | None = None
+        self.writer: aiosqlite.Connection | None = None  # the kept writer connection
         self.active = False
         self.idle_readers: list[aiosqlite.Connection] = []
         self.readers = 0  # open reader connections, idle or lent
@@ -149,12 +149,12 @@ class _KeptTransaction(SQLiteTransaction):
         self.kept = kept
 
     async def get_connection(self) -> aiosqlite.Connection:
-        connection = self.kept.connection
+        connection = self.kept.writer
         if connection is not None and connection.in_transaction:
             await self._discard()
             connection = None
         if connection is None:
-            connection = self.kept.connection = await self.engine.get_connection()
+            connection = self.kept.writer = await self.engine.get_connection()
         return connection
 
     async def begin(self) -> None:
@@ -170,7 +170,7 @@ class _KeptTransaction(SQLiteTransaction):
             await super().begin()
 
     async def _discard(self) -> None:
-        connection, self.kept.connection = self.kept.connection, None
+        connection, self.kept.writer = self.kept.writer, None
         if connection is not None:
             try:
                 await connection.close()
@@ -216,9 +216,8 @@ async def sqlite_connections_kept() -> AsyncIterator[None]:
     kept = _loop_connections()
     kept.active = True
     try:
-        async with kept.queue:  # the first connection opened now, before any request
-            transaction = _KeptTransaction(db, kept)
-            await transaction.get_connection()
+        async with kept.queue:  # the writer connection opened now, before any request
+            kept.writer = kept.writer or await db.get_connection()
         yield
     finally:
         kept.active = False
@@ -227,7 +226,7 @@ async def sqlite_connections_kept() -> AsyncIterator[None]:
         for reader in idle:  # a reader still lent is closed when it is given back
             await kept.drop_reader(reader)
         async with kept.queue:
-            connection, kept.connection = kept.connection, None
+            connection, kept.writer = kept.writer, None
             if connection is not None:
                 await connection.close()  # the last one out checkpoints
 

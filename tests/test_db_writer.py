@@ -45,7 +45,7 @@ async def committed_by_another_connection() -> int:
 def test_a_failed_and_an_abandoned_write_leave_the_next_one_working() -> None:
     async def go() -> dict[str, object]:
         async with sqlite_connections_kept():
-            kept = _loop_connections().connection
+            kept = _loop_connections().writer
             start = await committed_by_another_connection()
             async with write_transaction():
                 await next_position()
@@ -75,7 +75,7 @@ def test_a_failed_and_an_abandoned_write_leave_the_next_one_working() -> None:
             async with write_transaction():
                 await next_position()
             return {"start": start, "first": after_first, "failed": after_failed, "cancelled": after_cancelled,
-                    "last": await committed_by_another_connection(), "same": _loop_connections().connection is kept}
+                    "last": await committed_by_another_connection(), "same": _loop_connections().writer is kept}
 
     seen = run(go())
     assert seen["first"] == seen["start"] + 1
@@ -88,13 +88,13 @@ def test_a_failed_and_an_abandoned_write_leave_the_next_one_working() -> None:
 def test_a_connection_left_inside_a_transaction_is_replaced() -> None:
     async def go() -> tuple[bool, bool, int, int]:
         async with sqlite_connections_kept():
-            stuck = _loop_connections().connection
+            stuck = _loop_connections().writer
             assert stuck is not None
             await stuck.execute("BEGIN")  # as a BEGIN queued by a cancelled task would leave it
             before = await committed_by_another_connection()
             async with write_transaction():
                 await next_position()
-            return (_loop_connections().connection is not stuck, stuck.in_transaction if stuck._connection else False,
+            return (_loop_connections().writer is not stuck, stuck.in_transaction if stuck._connection else False,
                     before, await committed_by_another_connection())
 
     replaced, still_open, before, after = run(go())
