@@ -14,7 +14,7 @@ if command -v uv >/dev/null 2>&1; then UV=(uv); else
 fi
 log "installing the locked dependencies"
 # With the packages' .pyc files, and our own modules' below: the suite starts dozens of server
-# processes, and where PYTHONDONTWRITEBYTECODE is set (as on the CI machines) each would compile
+# processes, and where PYTHONDONTWRITEBYTECODE is set (as on these machines) each would compile
 # Litestar, Piccolo and the rest from source again, about a second and a half each.
 "${UV[@]}" sync --frozen --quiet --compile-bytecode
 "${UV[@]}" run --frozen python -m compileall -q server sync tests scripts >/dev/null

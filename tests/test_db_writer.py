@@ -22,7 +22,7 @@ from server.changes import committed_position, next_position
 from server.db import READERS, _loop_connections, sqlite_connections_kept, write_transaction
 from server.sites.tables import Site
 
-pytestmark = pytest.mark.skipif(ON_POSTGRES, reason="the kept writer connection is SQLite's")
+pytestmark = pytest.mark.skipif(ON_POSTGRES, reason="the kept connections are SQLite's")
 
 
 def workers() -> set[threading.Thread]:
@@ -39,7 +39,7 @@ def still_running(started: set[threading.Thread]) -> set[threading.Thread]:
 
 
 async def committed_by_another_connection() -> int:
-    return await committed_position()  # outside a transaction: a connection of its own
+    return await committed_position()  # outside a transaction: on a kept reader, not the writer
 
 
 def test_a_failed_and_an_abandoned_write_leave_the_next_one_working() -> None:
