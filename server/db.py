@@ -59,38 +59,34 @@ class _LoopConnections:
         self.writer: aiosqlite.Connection | None = None  # the kept writer connection
         self.active = False
         self.idle_readers: list[aiosqlite.Connection] = []
-        self.readers = 0  # open reader connections, idle or lent
-        self.reader_freed = asyncio.Condition()
+        self.readers = 0  # kept reader connections open, idle or lent
 
-    async def take_reader(self, engine: SQLiteEngine) -> aiosqlite.Connection:
-        async with self.reader_freed:
-            await self.reader_freed.wait_for(lambda: self.idle_readers or self.readers < READERS)
-            if self.idle_readers:
-                return self.idle_readers.pop()
-            self.readers += 1
+    async def take_reader(self, engine: SQLiteEngine) -> aiosqlite.Connection | None:
+        """An idle kept reader, a new one while fewer than READERS are open, else None: then the query
+        opens a connection of its own, as Piccolo does (a few long reports never hold up the rest)."""
+        if self.idle_readers:
+            return self.idle_readers.pop()
+        if self.readers >= READERS:
+            return None
+        self.readers += 1
         try:
             return await engine.get_connection()
         except BaseException:
-            await self.drop_reader(None)
+            self.readers -= 1
             raise
 
     async def give_back(self, connection: aiosqlite.Connection) -> None:
-        if not self.active or connection.in_transaction:
-            await self.drop_reader(connection)
-            return
-        async with self.reader_freed:
+        if self.active and not connection.in_transaction:
             self.idle_readers.append(connection)
-            self.reader_freed.notify()
+        else:
+            await self.drop_reader(connection)
 
-    async def drop_reader(self, connection: aiosqlite.Connection | None) -> None:
-        if connection is not None:
-            try:
-                await connection.close()
-            except Exception:  # noqa: BLE001 - it is being thrown away
-                pass
-        async with self.reader_freed:
-            self.readers -= 1
-            self.reader_freed.notify()
+    async def drop_reader(self, connection: aiosqlite.Connection) -> None:
+        self.readers -= 1
+        try:
+            await connection.close()
+        except Exception:  # noqa: BLE001 - it is being thrown away
+            pass
 
 
 # One per event loop (tests run several loops; a lock and a connection's thread belong to one).
@@ -112,8 +108,9 @@ class KeptSQLiteEngine(SQLiteEngine):
     closes it after: 4-5 ms each here, so a page or a pull of a dozen queries spent most of
     its time connecting. Inside `sqlite_connections_kept` (the app's lifespan) such a query takes
     one of a few kept connections instead and runs exactly as Piccolo runs it (committed at
-    once, rows as dicts); elsewhere (tests calling services directly, the command line)
-    nothing changes. A connection whose query failed is closed, not lent again.
+    once, rows as dicts); when all of them are busy it opens its own, as before. Elsewhere
+    (tests calling services directly, the command line) nothing changes. A connection whose
+    query failed is closed, not lent again.
     """
 
     async def _run_in_new_connection(self, query: str, args: list[Any] | None = None, query_type: str = "generic",
@@ -122,6 +119,8 @@ class KeptSQLiteEngine(SQLiteEngine):
         if kept is None or not kept.active or (query_type == "insert" and self.get_version_sync() < 3.35):
             return await super()._run_in_new_connection(query, args, query_type, table)
         connection = await kept.take_reader(self)
+        if connection is None:  # every kept reader is busy
+            return await super()._run_in_new_connection(query, args, query_type, table)
         try:
             async with connection.execute(query, args or []) as cursor:
                 await connection.commit()
@@ -221,8 +220,7 @@ async def sqlite_connections_kept() -> AsyncIterator[None]:
         yield
     finally:
         kept.active = False
-        async with kept.reader_freed:
-            idle, kept.idle_readers = kept.idle_readers, []
+        idle, kept.idle_readers = kept.idle_readers, []
         for reader in idle:  # a reader still lent is closed when it is given back
             await kept.drop_reader(reader)
         async with kept.queue:

@@ -121,8 +121,10 @@ def test_queries_outside_a_transaction_share_a_few_kept_readers() -> None:
 
     async def go() -> dict[str, object]:
         async with sqlite_connections_kept():
-            counts = await asyncio.gather(*[Site.count() for _ in range(30)])  # thirty page loads at once
-            started = workers() - before
+            one_after_another = [await Site.count() for _ in range(20)]  # a page's queries
+            sequential = workers() - before
+            kept_after_sequence = _loop_connections().readers
+            at_once = await asyncio.gather(*[Site.count() for _ in range(30)])  # thirty page loads at once
             with pytest.raises(Exception, match="no such column"):
                 await Site.raw("SELECT nonsense FROM site")
             after_error = await Site.count()
@@ -130,14 +132,41 @@ def test_queries_outside_a_transaction_share_a_few_kept_readers() -> None:
             site = await Site.objects().first()
             await Site.update({Site.name: name}).where(Site.id == site.id)  # a write outside a transaction
             kept = _loop_connections()
-            return {"counts": set(counts), "after_error": after_error, "name": name,
-                    "site": site, "started": started, "readers": kept.readers, "idle": len(kept.idle_readers)}
+            return {"counts": {*one_after_another, *at_once, after_error}, "sequential": sequential,
+                    "kept_after_sequence": kept_after_sequence, "name": name, "site": site, "readers": kept.readers, "idle": len(kept.idle_readers),
+                    "started": workers() - before}
 
     seen = run(go())
-    assert len(seen["counts"]) == 1 and seen["after_error"] in seen["counts"]
-    assert len(seen["started"]) <= 1 + READERS, "one writer and at most READERS readers, not one per query"
-    assert seen["readers"] == seen["idle"] <= READERS, "every reader was given back"
+    assert len(seen["counts"]) == 1, "every query answered, the same"
+    assert seen["kept_after_sequence"] == 1 and len(seen["sequential"]) == 2, \
+        "twenty queries in a row: the writer and one kept reader, not twenty connections"
+    assert seen["readers"] == seen["idle"] <= READERS, "every kept reader was given back"
     saved = run(Site.select(Site.name).where(Site.id == seen["site"].id).first())  # another connection
     assert saved["name"] == seen["name"]
     run(Site.update({Site.name: seen["site"].name}).where(Site.id == seen["site"].id))
-    assert not still_running(seen["started"])
+    assert not still_running(seen["started"] | seen["sequential"])
+
+
+SLOW_REPORT = ("WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 3000000) "
+               "SELECT count(*) AS rows FROM n")
+
+
+def test_long_reports_on_every_kept_reader_do_not_hold_up_a_page() -> None:
+    async def go() -> list[str]:
+        finished: list[str] = []
+
+        async def report(number: int) -> None:
+            await Site.raw(SLOW_REPORT)
+            finished.append(f"report {number}")
+
+        async def page() -> None:
+            await Site.count()
+            finished.append("page")
+
+        async with sqlite_connections_kept():
+            reports = [asyncio.create_task(report(n)) for n in range(READERS)]
+            await asyncio.sleep(0.05)  # every kept reader is now busy with a report
+            await asyncio.gather(page(), *reports)
+        return finished
+
+    assert run(go())[0] == "page"
