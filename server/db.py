@@ -137,8 +137,8 @@ class _KeptTransaction(SQLiteTransaction):
 
     A connection of its own per transaction costs a connect, a thread and a cold page
     cache each time (about a fifth of a 500-op sync push). A connection that may be
-    in an unknown state (its commit or rollback failed, or it is somehow still in a
-    transaction) is closed and the next transaction opens a fresh one.
+    in an unknown state (its commit or rollback failed, or it is still in a transaction
+    when the next one begins) is closed and replaced by a fresh one.
     """
 
     __slots__ = ("kept",)
@@ -148,20 +148,16 @@ class _KeptTransaction(SQLiteTransaction):
         self.kept = kept
 
     async def get_connection(self) -> aiosqlite.Connection:
-        connection = self.kept.writer
-        if connection is not None and connection.in_transaction:
-            await self._discard()
-            connection = None
-        if connection is None:
-            connection = self.kept.writer = await self.engine.get_connection()
-        return connection
+        if self.kept.writer is None:
+            self.kept.writer = await self.engine.get_connection()
+        return self.kept.writer
 
     async def begin(self) -> None:
         try:
             await super().begin()
         except sqlite3.OperationalError as exc:
-            # A task cancelled after its BEGIN was queued can leave the connection in a transaction
-            # that get_connection could not see yet: start over on a fresh connection.
+            # The connection is still in a transaction (say, a BEGIN queued by a task that was
+            # cancelled before it ran): start over on a fresh connection.
             if "within a transaction" not in str(exc):
                 raise
             await self._discard()

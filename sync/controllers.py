@@ -10,9 +10,10 @@ from server.errors import Unauthorized
 from server.openapi import error_responses, with_request_body
 from server.staff.auth import DeviceAuth, device_user
 from sync import push as push_service
-from sync.ops import MAX_BYTES, check_size
+from sync.ops import MAX_BYTES, check_size, parse_envelope
 from sync.pull import pull as pull_snapshot
 from sync.schemas import PUSH_ENVELOPE, PullReply, PushReply
+from sync.shapes import read_envelope
 
 
 def bearer_token(request: Request) -> str | None:
@@ -51,4 +52,5 @@ class SyncController(Controller):
         except RequestEntityTooLarge:
             check_size(MAX_BYTES + 1)
             raise
-        return await push_service.push_request(token, body)
+        auth = await device_user(token, touch=False)  # the push stamps the token's use with its sync
+        return await push_service.push(auth, read_envelope(body) or parse_envelope(body))

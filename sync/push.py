@@ -1,18 +1,14 @@
 """POST /sync/push: one write transaction per batch; record ops judged in memory and written in bulk.
 
 Why one transaction: a 500-op push then costs one commit (one fsync on SQLite),
-not 500. Why the change counter is taken first (the first write; only the
-device token's read comes before it): every writer of pulled rows
+not 500. Why the change counter is taken first: every writer of pulled rows
 takes it, so on PostgreSQL concurrent pushes queue on it (no deadlocks on each
 other's op ids, the pull cursor stays in commit order), and what this push reads
 next cannot change under it until it commits.
 
 Before the lock, the ops are read (sync/shapes.py in compiled code, else
-sync/ops.py's parse_op). Inside the transaction the device token is looked up
-first, on the transaction's own connection (on SQLite a query outside one opens
-a connection of its own). Then the batch's stored op ids and everything its ops
-reference are read once
-(sync/snapshot.py), and each op is judged in order, in memory, in the contract's
+sync/ops.py's parse_op). Then the batch's stored op ids and everything its ops
+reference are read once (sync/snapshot.py), and each op is judged in order, in memory, in the contract's
 judging order (sync/judge.py); the rows of a stretch of judged ops are written
 with one statement per table (sync/flush.py). Rare ops (rect.transition,
 push.subscribe) go through the services one at a time in a savepoint
@@ -32,27 +28,26 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import msgspec
 
 from server.bulk import execute, select_in
 from server.changes import next_position
 from server.db import write_transaction
-from server.errors import AppError
 from server.ids import parse_uuid, uuid7
 from server.notify import dispatch
 from server.rectifications.services import run_events
 from server.settings import get_settings
-from server.staff.auth import DeviceAuth, device_user
+from server.staff.auth import DeviceAuth
 from server.staff.tables import DeviceToken
 from sync import perop, snapshot
 from sync.announce import announce_findings
 from sync.apply import PushContext, prefetch_taken
 from sync.flush import flush
 from sync.judge import JUDGES, Pending
-from sync.ops import Clock, Envelope, Op, Rejection, parse_envelope, parse_op
-from sync.shapes import read_envelope, read_op
+from sync.ops import Clock, Envelope, Op, Rejection, parse_op
+from sync.shapes import read_op
 from sync.tables import SyncOp
 
 log = logging.getLogger("xunjian.sync")
@@ -239,39 +234,16 @@ async def _stored(op_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
 
 
 async def push(auth: DeviceAuth, envelope: Envelope, received_at: datetime | None = None) -> dict[str, Any]:
-    """Apply a parsed push envelope; answers per op in the order of `ops`."""
+    """Apply a parsed push envelope; answers per op in the order of `ops`.
 
-    async def given() -> DeviceAuth:
-        return auth
-
-    return await _apply(given, envelope, received_at)
-
-
-async def push_request(token: str | None, body: bytes) -> dict[str, Any]:
-    """The endpoint's push: the body read, then the device token checked inside the push's transaction.
-
-    On SQLite a query outside a transaction opens a connection (and a thread) of its own,
-    which cost more than judging a small push; on the push's own connection the token
-    costs one query. The token is still answered before the body: an unknown or expired
-    token is a 401 whatever the body holds.
+    The token's `last_used_at` is set here with its `last_sync_at` (the endpoint reads the
+    token with `device_user(token, touch=False)`), after the change counter.
     """
-    try:
-        envelope = read_envelope(body) or parse_envelope(body)
-    except AppError:
-        await device_user(token)  # a bad token is the answer, not the bad body
-        raise
-    return await _apply(lambda: device_user(token, touch=False), envelope)
-
-
-async def _apply(authenticate: Callable[[], Awaitable[DeviceAuth]], envelope: Envelope,
-                 received_at: datetime | None = None) -> dict[str, Any]:
-    received_at = received_at or now()
+    user = auth.staff
+    clock = Clock(received_at=received_at or now(), device_time=envelope.device_time,
+                  flag_minutes=get_settings().skew_flag_minutes)
     items = [_receive(raw) for raw in envelope.ops]  # outside the write lock: no database needed
     async with write_transaction() as tx:
-        auth = await authenticate()
-        user = auth.staff
-        clock = Clock(received_at=received_at, device_time=envelope.device_time,
-                      flag_minutes=get_settings().skew_flag_minutes)
         seq = await next_position()
         seen = await _stored([i.op_id for i in items if i.op_id is not None])
         ops = [i.op for i in items if i.op is not None]
@@ -281,7 +253,6 @@ async def _apply(authenticate: Callable[[], Awaitable[DeviceAuth]], envelope: En
                       device_id=envelope.device_id or auth.token.device_id, seen=seen)
         await batch.run(items)
         announced = await announce_findings(tx, batch.announce, batch.events, snap.sites)
-        # The token's last use is stamped here, with its last sync, after the change counter.
         await execute(f'UPDATE "{DeviceToken._meta.tablename}" SET "last_sync_at" = ?, "last_used_at" = ? '
                       'WHERE "id" = ?', clock.received_at, clock.received_at, auth.token.id)
     if announced:
