@@ -60,16 +60,26 @@ class Draft:
     hold_until: datetime | None = None  # a digest collects findings until then
 
 
+def _supervisors_sql() -> str:
+    names = ", ".join(f's."{c._meta.db_column_name}"' for c in Staff._meta.columns)
+    roles = ", ".join(f"'{role}'" for role in sorted(SUPERVISOR_ROLES))
+    return (f'SELECT {names} FROM "{Staff._meta.tablename}" s JOIN "{StaffSite._meta.tablename}" m '
+            f'ON m."staff" = s."id" WHERE m."site" = {{}} AND s."role" IN ({roles}) AND s."active" '
+            'ORDER BY s."username"')
+
+
+_SUPERVISORS = _supervisors_sql()
+
+
 async def supervisors_of(site_id: Any, exclude: Iterable[Any] = ()) -> list[Staff]:
-    """The active supervisors and admins of a site (the people answerable for it)."""
-    member_ids = [r["staff"] for r in await StaffSite.select(StaffSite.staff).where(StaffSite.site == site_id)]
-    if not member_ids:
-        return []
+    """The active supervisors and admins of a site (the people answerable for it).
+
+    One query written out: a sync push with findings asks this once per push, and Piccolo's
+    two queries took 3 ms to build and read.
+    """
     skip = {str(x) for x in exclude if x is not None}
-    people = await Staff.objects().where(
-        Staff.id.is_in(member_ids) & Staff.role.is_in(list(SUPERVISOR_ROLES)) & (Staff.active == True)  # noqa: E712
-    ).order_by(Staff.username)
-    return [p for p in people if str(p.id) not in skip]
+    rows = await Staff.raw(_SUPERVISORS, site_id)
+    return [Staff(_exists_in_db=True, **row) for row in rows if str(row["id"]) not in skip]
 
 
 async def active_staff(staff_id: Any) -> Staff | None:

@@ -131,7 +131,7 @@ def local_day(moment: datetime, tz: str) -> date:
 
 async def materialise_slots(site: Site, templates: Iterable[Any], days: Iterable[date]) -> int:
     """Create the slot rows of these templates on these local days that do not exist yet; returns how many."""
-    rows: dict[uuid.UUID, PatrolSlot] = {}
+    windows: dict[uuid.UUID, tuple[Any, datetime, datetime]] = {}
     for template in templates:
         if not template.active or not is_scheduled(template):
             continue
@@ -139,13 +139,16 @@ async def materialise_slots(site: Site, templates: Iterable[Any], days: Iterable
             for start, end in slot_windows(template, day, site.timezone):
                 if end <= site.created_at:
                     continue  # no slot from before the site existed
-                sid = slot_id(template.id, start)
-                rows[sid] = PatrolSlot(id=sid, template=template.id, site=site.id, window_start=start,
-                                       window_end=end, status="pending")
-    if not rows:
+                windows[slot_id(template.id, start)] = (template.id, start, end)
+    if not windows:
         return 0
-    existing = {r["id"] for r in await PatrolSlot.select(PatrolSlot.id).where(PatrolSlot.id.is_in(list(rows)))}
-    fresh = [row for sid, row in rows.items() if sid not in existing]
+    # Written out: a sync push finishing rounds comes here once per push, and usually finds every slot made.
+    existing = {r["id"] for r in await PatrolSlot.raw(
+        f'SELECT "id" FROM "{PatrolSlot._meta.tablename}" WHERE "id" IN ({", ".join("{}" for _ in windows)})',
+        *windows)}
+    fresh = [PatrolSlot(id=sid, template=template_id, site=site.id, window_start=start, window_end=end,
+                        status="pending")
+             for sid, (template_id, start, end) in windows.items() if sid not in existing]
     if fresh:
         # DO NOTHING: another process may have made the same windows meanwhile.
         await PatrolSlot.insert(*fresh).on_conflict(action="DO NOTHING")
