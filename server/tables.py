@@ -1,6 +1,6 @@
 """Every Piccolo table of the application, for Piccolo's app registry and for imports."""
 
-from server.notify.tables import Notification, OutboundMessage, PushSubscription
+from server.notify.tables import DigestItem, Notification, OutboundMessage, PushSubscription
 from server.photos.tables import Photo, PhotoRef
 from server.rectifications.tables import Finding, Rectification, RectTransition
 from server.rounds.tables import CheckAnswer, PatrolSlot, Round, RoundTemplate, TemplateItem, Visit
@@ -14,7 +14,7 @@ ALL_TABLES = [
     RoundTemplate, TemplateItem, PatrolSlot, Round, Visit, CheckAnswer,
     Finding, Rectification, RectTransition,
     Photo, PhotoRef,
-    PushSubscription, Notification, OutboundMessage,
+    PushSubscription, Notification, DigestItem, OutboundMessage,
     SyncOp,
 ]
 

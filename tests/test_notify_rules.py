@@ -108,6 +108,15 @@ def test_normal_findings_are_grouped_into_one_digest_per_supervisor_and_site(mak
     assert digest.url == f"/console/sites/{site['site'].id}/review?pending=1"
     assert digest.event_key == f"digest:{site['site'].id}:{first}"
 
+    # The same findings again (a hook retried, one by one or as a push's batch) change nothing.
+    from server.notify import events
+
+    finding = run(Finding.objects().where(Finding.id == first).first())
+    run(events.finding_reported(finding, rect(first)))
+    run(events.findings_reported([(finding, rect(first))]))
+    [digest] = inbox_of(supervisor)
+    assert (digest.title, digest.body) == (f"{site['site'].name}: 3 项新问题", "垃圾满溢 ×2、积水积雪")
+
     # The scheduler releases it after the collecting time, once, however often it runs.
     later = now() + timedelta(minutes=rules.DIGEST_MINUTES + 1)
     assert run(rules.release_digests(later)) >= 1

@@ -135,7 +135,7 @@ def test_steps_on_a_finding_in_the_same_push_see_it_and_keep_their_order(client,
 def test_findings_notifications_are_committed_with_the_push(client, site, monkeypatch):
     """Nothing runs after the commit (as if the process died there): the supervisors still hear of it all."""
     import sync.push
-    from server.notify.tables import Notification
+    from server.notify.tables import DigestItem, Notification
 
     left: list[Any] = []
 
@@ -155,7 +155,8 @@ def test_findings_notifications_are_committed_with_the_push(client, site, monkey
         kinds = sorted(n["kind"] for n in notes)
         assert kinds == ["digest", "emergency"], kinds
         digest = next(n for n in notes if n["kind"] == "digest")
-        assert len(digest["data"]["rect_ids"]) == 2 and digest["title"].endswith("2 项新问题")
+        assert digest["data"]["counts"] == {"garbage": 1, "water_snow": 1} and digest["title"].endswith("2 项新问题")
+        assert run(DigestItem.count().where(DigestItem.notification == digest["id"])) == 2
         assert next(n for n in notes if n["kind"] == "emergency")["event_key"] == f"emergency:{emergency}"
     assert run(Notification.count().where(Notification.staff == site["users"]["guard"].id)) == 0
 

@@ -74,17 +74,14 @@ def rect_text(kind: str, language: str, *, site: str, category: str, place: str,
     return clip(title, TITLE_MAX), clip(body, BODY_MAX)
 
 
-def digest_text(language: str, *, site: str, categories: list[str]) -> tuple[str, str]:
-    """A digest of normal findings: how many, and of which categories (most frequent first)."""
-    counts: dict[str, int] = {}
-    for code in categories:
-        counts[code] = counts.get(code, 0) + 1
+def digest_text(language: str, *, site: str, counts: dict[str, int]) -> tuple[str, str]:
+    """A digest of normal findings: how many (`counts`, per category), and of which categories, most frequent first."""
     ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     parts = []
     for code, count in ordered:
         name = category_name(code, language)
         parts.append(f"{name} {i18n.translate(language, 'notify.body.times', count=count)}" if count > 1 else name)
-    title = i18n.translate(language, "notify.digest.title", site=site, count=len(categories))
+    title = i18n.translate(language, "notify.digest.title", site=site, count=sum(counts.values()))
     return clip(title, TITLE_MAX), clip("、".join(parts) if language == "zh-CN" else ", ".join(parts), BODY_MAX)
 
 

@@ -22,13 +22,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from server import i18n
-from server.bulk import execute, fetch
+from server.bulk import execute, fetch, insert_rows
 from server.changes import next_position
 from server.db import write_transaction
 from server.notify import dispatch, links, wecom
-from server.notify.inbox import Draft, active_staff, json_value, language_of, store, supervisors_of
+from server.notify.inbox import Draft, active_staff, dedup_key, json_value, language_of, store, supervisors_of
 from server.notify.messages import digest_text, local_time, rect_text, slot_text
-from server.notify.tables import Notification
+from server.notify.tables import DigestItem, Notification
 from server.rectifications.tables import Rectification, RectTransition
 from server.rounds.tables import RoundTemplate
 from server.sites.tables import Checkpoint, Site, Zone
@@ -135,14 +135,27 @@ async def findings_reported(pairs: list[tuple[Any, Any]], sites: dict[Any, Site]
 
 
 _NOTIFICATION = Notification._meta.tablename
-_RECENT_DIGESTS = (f'SELECT "id", "staff", "push_state", "data" FROM "{_NOTIFICATION}" WHERE "kind" = \'digest\' '
-                   'AND "event_key" LIKE ? AND "created_at" > ? AND "staff" IN ({people})')
+_HELD_DIGESTS = (f'SELECT "id", "staff", "data" FROM "{_NOTIFICATION}" WHERE "kind" = \'digest\' '
+                 'AND "push_state" = \'held\' AND "event_key" LIKE ? AND "staff" IN ({people})')
+_KNOWN_ITEMS = f'SELECT "dedup_key" FROM "{DigestItem._meta.tablename}" WHERE "dedup_key" IN ({{keys}})'
 _GROW_DIGEST = (f'UPDATE "{_NOTIFICATION}" SET "title" = ?, "body" = ?, "data" = ?, "seq" = ? '
                 'WHERE "id" = ? AND "push_state" = \'held\'')
 
 
+def _counted(data: dict[str, Any], categories: list[str]) -> dict[str, Any]:
+    """A digest's data with more findings: a count per category, what its text is made from."""
+    counts = dict(data.get("counts") or {})
+    for code in categories:
+        counts[code] = counts.get(code, 0) + 1
+    return {**data, "counts": counts}
+
+
 async def _digest(site: Site, reporter: Any, rects: list[Any]) -> None:
-    """Add normal findings' rectifications, in order, to each supervisor's open digest of the site."""
+    """Add normal findings' rectifications, in order, to each supervisor's open digest of the site.
+
+    The findings a digest holds are rows of their own (DigestItem), not a list in the digest:
+    a push adds its own findings and rewrites only the digest's title and counts.
+    """
     at = now()
     changed = False
     async with write_transaction():
@@ -152,33 +165,43 @@ async def _digest(site: Site, reporter: Any, rects: list[Any]) -> None:
         people = await supervisors_of(site.id, exclude=[reporter])
         if not people:
             return
-        # Every supervisor's recent digests of the site in one query (a sync push of fifty findings comes here).
-        recent: dict[Any, list[dict[str, Any]]] = {person.id: [] for person in people}
-        for row in await fetch(_RECENT_DIGESTS.format(people=", ".join("?" for _ in people)),
-                               f"digest:{site.id}:%", at - timedelta(days=2), *recent):
+        # Every supervisor's open digest of the site, and which of these findings they were told of, in a query each.
+        held: dict[Any, dict[str, Any]] = {}
+        for row in await fetch(_HELD_DIGESTS.format(people=", ".join("?" for _ in people)),
+                               f"digest:{site.id}:%", *[person.id for person in people]):
             row["data"] = json_value(row["data"], {})
-            recent[row["staff"]].append(row)
+            held.setdefault(row["staff"], row)
+        keys = [dedup_key(person.id, str(field(r, "id"))) for person in people for r in rects]
+        known: set[str] = set()
+        for start in range(0, len(keys), 500):
+            part = keys[start:start + 500]
+            known.update(r["dedup_key"] for r in await fetch(_KNOWN_ITEMS.format(keys=", ".join("?" for _ in part)),
+                                                               *part))
+        items = []
         for person in people:
-            known = {rect_id for n in recent[person.id] for rect_id in n["data"].get("rect_ids", [])}
-            fresh = [r for r in rects if str(field(r, "id")) not in known]  # a hook that ran twice adds nothing
+            # A hook that ran twice adds nothing.
+            fresh = [r for r in rects if dedup_key(person.id, str(field(r, "id"))) not in known]
             if not fresh:
                 continue
-            rect_ids = [str(field(r, "id")) for r in fresh]
-            categories = [field(r, "category") for r in fresh]
-            held = next((n for n in recent[person.id] if n["push_state"] == "held"), None)
-            if held is None:
-                data = {"site_id": str(site.id), "rect_ids": rect_ids, "categories": categories}
-                title, body = digest_text(language_of(person), site=site.name, categories=data["categories"])
-                await store([Draft(staff=person, kind="digest", event_key=f"digest:{site.id}:{rect_ids[0]}",
-                                   title=title, body=body, url=links.findings_to_review(site.id), data=data,
-                                   hold_until=at + timedelta(minutes=DIGEST_MINUTES))])
+            digest = held.get(person.id)
+            data = _counted(digest["data"] if digest else {"site_id": str(site.id)},
+                            [field(r, "category") for r in fresh])
+            title, body = digest_text(language_of(person), site=site.name, counts=data["counts"])
+            if digest is None:
+                event_key = f"digest:{site.id}:{field(fresh[0], 'id')}"
+                created = await store([Draft(staff=person, kind="digest", event_key=event_key, title=title, body=body,
+                                             url=links.findings_to_review(site.id), data=data,
+                                             hold_until=at + timedelta(minutes=DIGEST_MINUTES))])
+                if not created:
+                    continue
+                notification = created[0]
             else:
-                data = dict(held["data"])
-                data["rect_ids"] = [*data.get("rect_ids", []), *rect_ids]
-                data["categories"] = [*data.get("categories", []), *categories]
-                title, body = digest_text(language_of(person), site=site.name, categories=data["categories"])
-                await execute(_GROW_DIGEST, title, body, json.dumps(data), seq, held["id"])
+                await execute(_GROW_DIGEST, title, body, json.dumps(data), seq, digest["id"])
+                notification = digest["id"]
+            items += [{"notification": notification, "dedup_key": dedup_key(person.id, str(field(r, "id")))}
+                      for r in fresh]
             changed = True
+        await insert_rows(DigestItem, items)
     if changed:
         dispatch.wake()
 

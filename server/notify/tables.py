@@ -37,8 +37,20 @@ class Notification(Table):
     push_attempts = Integer(default=0)
     push_next_at = Timestamptz(null=True, default=None)  # next try, or the end of a claim or a digest's hold
     push_done = JSON(default=[])  # subscription ids already reached, so a retry skips them
-    data = JSON(default={})  # what the text was made from (a digest's rectification ids)
+    data = JSON(default={})  # what the text was made from (a digest's count per category)
     seq = BigInt(default=0, index=True)
+
+
+class DigestItem(Table):
+    """A normal finding in a person's digest.
+
+    One row per person and rectification, so a digest collecting a long offline shift's
+    findings is not rewritten whole by every push, and each finding reaches each person's
+    digests once however often its hook runs (the unique key).
+    """
+
+    notification = ForeignKey(references=Notification, index=True)
+    dedup_key = Varchar(length=100, unique=True)  # "<staff id>|<rectification id>"
 
 
 class OutboundMessage(Table):
