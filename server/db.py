@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import weakref
 from contextlib import asynccontextmanager
@@ -18,6 +19,9 @@ from server.settings import Settings, get_settings
 
 SQLITE_BUSY_TIMEOUT_S = 30
 READERS = 4  # kept SQLite reader connections per event loop (each has an aiosqlite thread)
+CHECKPOINT_EVERY_S = 1.0  # at most one background WAL checkpoint per second, after commits
+
+log = logging.getLogger("xunjian.db")
 
 
 def make_engine(settings: Settings | None = None) -> Engine:
@@ -60,6 +64,16 @@ class _LoopConnections:
         self.active = False
         self.idle_readers: list[aiosqlite.Connection] = []
         self.readers = 0  # kept reader connections open, idle or lent
+        self.committed = asyncio.Event()  # wakes the checkpointer
+
+    async def open_writer(self, engine: SQLiteEngine) -> aiosqlite.Connection:
+        """The kept writer connection, opened if need be. It never checkpoints the WAL itself
+        (`wal_autocheckpoint = 0`): `_checkpoints` does, on a connection and a thread of its own."""
+        if self.writer is None:
+            connection = await engine.get_connection()
+            await connection.execute("PRAGMA wal_autocheckpoint = 0")
+            self.writer = connection
+        return self.writer
 
     async def take_reader(self, engine: SQLiteEngine) -> aiosqlite.Connection | None:
         """An idle kept reader, a new one while fewer than READERS are open, else None: then the query
@@ -148,9 +162,7 @@ class _KeptTransaction(SQLiteTransaction):
         self.kept = kept
 
     async def get_connection(self) -> aiosqlite.Connection:
-        if self.kept.writer is None:
-            self.kept.writer = await self.engine.get_connection()
-        return self.kept.writer
+        return await self.kept.open_writer(self.engine)
 
     async def begin(self) -> None:
         try:
@@ -184,9 +196,39 @@ class _KeptTransaction(SQLiteTransaction):
             raise
         finally:
             self.engine.current_transaction.reset(self.context)
+        if self._committed:
+            self.kept.committed.set()
         if not self.kept.active:  # the kept connection's owner has gone
             await self._discard()
         return exception is None
+
+
+async def _checkpoints(db: SQLiteEngine, kept: _LoopConnections) -> None:
+    """Checkpoint the WAL into the database file after commits, off the requests' path.
+
+    SQLite's own automatic checkpoint runs inside the commit that fills the log past 1000
+    pages: that request then waits while the log is copied into the database file and the
+    file is fsynced. Here a connection of its own does it (PASSIVE: it never blocks a writer
+    or a reader), at most once every CHECKPOINT_EVERY_S; SQLite runs it on that connection's
+    thread without the GIL, so the requests go on meanwhile.
+    """
+    connection = None
+    try:
+        while True:
+            await kept.committed.wait()
+            kept.committed.clear()
+            try:
+                connection = connection or await db.get_connection()
+                await connection.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
+            except Exception:  # noqa: BLE001 - tried again after the next commit; a checkpoint is never urgent
+                log.exception("checkpointing the SQLite WAL failed")
+                if connection is not None:
+                    await connection.close()
+                    connection = None
+            await asyncio.sleep(CHECKPOINT_EVERY_S)
+    finally:
+        if connection is not None:
+            await connection.close()
 
 
 @asynccontextmanager
@@ -195,14 +237,14 @@ async def sqlite_connections_kept() -> AsyncIterator[None]:
 
     Held for the server's life (the app's lifespan). Write transactions take turns
     on the kept writer connection (`_KeptTransaction`), queries outside a transaction
-    borrow a kept reader (`KeptSQLiteEngine`). The open writer also keeps the WAL
-    from being checkpointed after every write: when the last connection to a WAL
-    database closes, SQLite checkpoints the whole log into the database file (and
-    fsyncs it), so with a connection per transaction every push paid for a
-    checkpoint on top of its commit. With one always open, the log is
-    checkpointed as SQLite means it to be, once it reaches 1000 pages.
+    borrow a kept reader (`KeptSQLiteEngine`), and a background task checkpoints the
+    WAL after commits (`_checkpoints`). The open writer also keeps the WAL from being
+    checkpointed after every write: when the last connection to a WAL database closes,
+    SQLite checkpoints the whole log into the database file (and fsyncs it), so with a
+    connection per transaction every push paid for a checkpoint on top of its commit.
     Without this block (tests that call services directly, the command line),
-    each transaction and each query opens and closes a connection of its own.
+    each transaction and each query opens and closes a connection of its own, and
+    SQLite checkpoints as usual.
     """
     db = engine()
     if not isinstance(db, SQLiteEngine):
@@ -210,12 +252,20 @@ async def sqlite_connections_kept() -> AsyncIterator[None]:
         return
     kept = _loop_connections()
     kept.active = True
+    checkpointer = None
     try:
         async with kept.queue:  # the writer connection opened now, before any request
-            kept.writer = kept.writer or await db.get_connection()
+            await kept.open_writer(db)
+        checkpointer = asyncio.create_task(_checkpoints(db, kept), name="sqlite-checkpoints")
         yield
     finally:
         kept.active = False
+        if checkpointer is not None:
+            checkpointer.cancel()
+            try:
+                await checkpointer
+            except asyncio.CancelledError:
+                pass
         idle, kept.idle_readers = kept.idle_readers, []
         for reader in idle:  # a reader still lent is closed when it is given back
             await kept.drop_reader(reader)

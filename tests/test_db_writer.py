@@ -11,16 +11,19 @@ query again, or the server does not stop. Each test runs inside
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 import time
 import uuid
+from contextlib import closing
 
 import pytest
 
 from conftest import ON_POSTGRES, run
 from server.changes import committed_position, next_position
 from server.db import READERS, _loop_connections, sqlite_connections_kept, write_transaction
-from server.sites.tables import Site
+from server.settings import get_settings
+from server.sites.tables import ChangeCounter, Site
 
 pytestmark = pytest.mark.skipif(ON_POSTGRES, reason="the kept connections are SQLite's")
 
@@ -170,3 +173,29 @@ def test_long_reports_on_every_kept_reader_do_not_hold_up_a_page() -> None:
         return finished
 
     assert run(go())[0] == "page"
+
+
+def test_saves_reach_the_database_file_in_the_background() -> None:
+    """A save commits to the WAL, and the background checkpointer copies it into the database file
+    soon after; the save itself never waits for that (its connection does not checkpoint)."""
+    path = get_settings().sqlite_path
+
+    def in_the_file() -> int:  # the database file alone (immutable: SQLite ignores the WAL)
+        with closing(sqlite3.connect(f"file:{path}?immutable=1", uri=True)) as conn:
+            return conn.execute(f'SELECT "value" FROM "{ChangeCounter._meta.tablename}" WHERE "id" = 1').fetchone()[0]
+
+    async def go() -> dict[str, object]:
+        async with sqlite_connections_kept():
+            writer = _loop_connections().writer
+            async with write_transaction():
+                await next_position()
+            saved = await committed_by_another_connection()
+            deadline = time.monotonic() + 10
+            while in_the_file() != saved and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            return {"saved": saved, "file": in_the_file(),
+                    "writer_checkpoints": (await writer.execute_fetchall("PRAGMA wal_autocheckpoint"))[0]}
+
+    seen = run(go())
+    assert seen["file"] == seen["saved"]
+    assert list(seen["writer_checkpoints"].values()) == [0]
