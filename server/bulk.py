@@ -180,7 +180,7 @@ class SQLiteText:
             moment = value
             if moment.tzinfo is not None and moment.tzinfo is not timezone.utc:
                 moment = moment.astimezone(timezone.utc)
-            text = self._times[value] = moment.isoformat(" ")
+            text = self._times[value] = str(moment)  # isoformat(" "), without parsing a keyword (a third quicker)
         return text
 
 
