@@ -173,13 +173,16 @@ def main() -> None:
             per_round = len(bodies) // args.repeat
             for first in range(0, per_round * args.repeat, per_round):
                 rowids.append({} if args.database_url else last_rowids(database))
+                answers = []
                 started = time.perf_counter()
                 for body in bodies[first:first + per_round]:
                     response = client.post("/sync/push", content=body, headers=headers)
                     response.raise_for_status()
-                    for answer in response.json()["results"]:
-                        statuses[answer["status"]] = statuses.get(answer["status"], 0) + 1
+                    answers.append(response.content)
                 times.append(time.perf_counter() - started)
+                for content in answers:  # the benchmark's own tally, off the clock
+                    for answer in json.loads(content)["results"]:
+                        statuses[answer["status"]] = statuses.get(answer["status"], 0) + 1
             rowids.append({} if args.database_url else last_rowids(database))
     finally:
         proc.terminate()
