@@ -155,7 +155,8 @@ def test_findings_notifications_are_committed_with_the_push(client, site, monkey
         kinds = sorted(n["kind"] for n in notes)
         assert kinds == ["digest", "emergency"], kinds
         digest = next(n for n in notes if n["kind"] == "digest")
-        assert digest["data"]["counts"] == {"garbage": 1, "water_snow": 1} and digest["title"].endswith("2 项新问题")
+        assert digest["title"].endswith("2 项新问题")
+        assert digest["data"]["counts"] == {"garbage": 1, "water_snow": 1}
         assert run(DigestItem.count().where(DigestItem.notification == digest["id"])) == 2
         assert next(n for n in notes if n["kind"] == "emergency")["event_key"] == f"emergency:{emergency}"
     assert run(Notification.count().where(Notification.staff == site["users"]["guard"].id)) == 0

@@ -172,9 +172,10 @@ async def device_user(token: str | None, touch: bool = True) -> DeviceAuth:
     found = await DeviceToken.raw(_TOKEN_WITH_STAFF, sha256_hex(token))
     if not found:
         raise Unauthorized("未知的设备令牌 / unknown device token", code="bad_token")
-    row = DeviceToken(_exists_in_db=True, **{name: found[0][f"t.{name}"] for name in _TOKEN_COLUMNS})
-    staff = Staff(_exists_in_db=True, **{name: found[0][f"s.{name}"] for name in _STAFF_COLUMNS}) \
-        if found[0]["s.id"] is not None else None
+    first = found[0]
+    row = DeviceToken(_exists_in_db=True, **{name: first[f"t.{name}"] for name in _TOKEN_COLUMNS})
+    staff = None if first["s.id"] is None else Staff(
+        _exists_in_db=True, **{name: first[f"s.{name}"] for name in _STAFF_COLUMNS})
     lifetime = timedelta(days=get_settings().device_token_days)
     if (row.revoked_at is not None or row.last_used_at + lifetime < now()
             or staff is None or not staff.active):
