@@ -210,6 +210,15 @@ async def execute(sql: str, *args: Any) -> None:
     await executemany(sql, [args])
 
 
+def column_list(table: type[Table], alias: str, labelled: bool = False) -> str:
+    """`alias."column", ...` for every column of `table`, for a query written out; `labelled` names each
+    `"alias.column"`, to tell apart two tables' columns of the same name."""
+    names = [c._meta.db_column_name for c in table._meta.columns]
+    if labelled:
+        return ", ".join(f'{alias}."{name}" AS "{alias}.{name}"' for name in names)
+    return ", ".join(f'{alias}."{name}"' for name in names)
+
+
 async def select_in(table: type[Table], columns: Sequence[str] | None, key: str, ids: Iterable[Any],
                     chunk: int = 500) -> list[dict[str, Any]]:
     """`SELECT columns FROM table WHERE key IN ids` (in chunks), as dicts; JSON columns come back as text.

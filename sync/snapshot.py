@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from server.bulk import fetch, select_in
+from server.bulk import column_list, fetch, select_in
 from server.photos.tables import Photo
 from server.rectifications.tables import Finding, Rectification
 from server.rounds.tables import Round, RoundTemplate, TemplateItem, Visit
@@ -95,8 +95,7 @@ def _wanted(ops: list[Op]) -> dict[str, set[Any]]:
 
 async def _sites(user: Staff) -> dict[uuid.UUID, Site]:
     """The user's sites (every site they are a member of, as `site_ids_of` has them)."""
-    names = ", ".join(f's."{c._meta.db_column_name}"' for c in Site._meta.columns)
-    rows = await fetch(f'SELECT {names} FROM "{Site._meta.tablename}" s JOIN "{StaffSite._meta.tablename}" m '
+    rows = await fetch(f'SELECT {column_list(Site, "s")} FROM "{Site._meta.tablename}" s JOIN "{StaffSite._meta.tablename}" m '
                        'ON m."site" = s."id" WHERE m."staff" = ?', user.id)
     return {row["id"]: Site(_exists_in_db=True, **row) for row in rows}
 

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from server import i18n
+from server.bulk import column_list
 from server.changes import next_position
 from server.db import write_transaction
 from server.errors import Invalid, NotFound
@@ -60,15 +61,11 @@ class Draft:
     hold_until: datetime | None = None  # a digest collects findings until then
 
 
-def _supervisors_sql() -> str:
-    names = ", ".join(f's."{c._meta.db_column_name}"' for c in Staff._meta.columns)
-    roles = ", ".join(f"'{role}'" for role in sorted(SUPERVISOR_ROLES))
-    return (f'SELECT {names} FROM "{Staff._meta.tablename}" s JOIN "{StaffSite._meta.tablename}" m '
-            f'ON m."staff" = s."id" WHERE m."site" = {{}} AND s."role" IN ({roles}) AND s."active" '
-            'ORDER BY s."username"')
-
-
-_SUPERVISORS = _supervisors_sql()
+_SUPERVISORS = (
+    f'SELECT {column_list(Staff, "s")} FROM "{Staff._meta.tablename}" s JOIN "{StaffSite._meta.tablename}" m '
+    f'ON m."staff" = s."id" WHERE m."site" = {{}} AND s."role" IN ({", ".join(map(repr, SUPERVISOR_ROLES))}) '
+    'AND s."active" ORDER BY s."username"'
+)
 
 
 async def supervisors_of(site_id: Any, exclude: Iterable[Any] = ()) -> list[Staff]:

@@ -171,24 +171,25 @@ async def _digest(site: Site, reporter: Any, rects: list[Any]) -> None:
                                f"digest:{site.id}:%", *[person.id for person in people]):
             row["data"] = json_value(row["data"], {})
             held.setdefault(row["staff"], row)
-        keys = [dedup_key(person.id, str(field(r, "id"))) for person in people for r in rects]
+        keys = {person.id: [dedup_key(person.id, str(field(r, "id"))) for r in rects] for person in people}
+        every = [key for person_keys in keys.values() for key in person_keys]
         known: set[str] = set()
-        for start in range(0, len(keys), 500):
-            part = keys[start:start + 500]
+        for start in range(0, len(every), 500):
+            part = every[start:start + 500]
             known.update(r["dedup_key"] for r in await fetch(_KNOWN_ITEMS.format(keys=", ".join("?" for _ in part)),
                                                                *part))
         items = []
         for person in people:
             # A hook that ran twice adds nothing.
-            fresh = [r for r in rects if dedup_key(person.id, str(field(r, "id"))) not in known]
+            fresh = [(r, key) for r, key in zip(rects, keys[person.id]) if key not in known]
             if not fresh:
                 continue
             digest = held.get(person.id)
             data = _counted(digest["data"] if digest else {"site_id": str(site.id)},
-                            [field(r, "category") for r in fresh])
+                            [field(r, "category") for r, _ in fresh])
             title, body = digest_text(language_of(person), site=site.name, counts=data["counts"])
             if digest is None:
-                event_key = f"digest:{site.id}:{field(fresh[0], 'id')}"
+                event_key = f"digest:{site.id}:{field(fresh[0][0], 'id')}"
                 created = await store([Draft(staff=person, kind="digest", event_key=event_key, title=title, body=body,
                                              url=links.findings_to_review(site.id), data=data,
                                              hold_until=at + timedelta(minutes=DIGEST_MINUTES))])
@@ -198,8 +199,7 @@ async def _digest(site: Site, reporter: Any, rects: list[Any]) -> None:
             else:
                 await execute(_GROW_DIGEST, title, body, json.dumps(data), seq, digest["id"])
                 notification = digest["id"]
-            items += [{"notification": notification, "dedup_key": dedup_key(person.id, str(field(r, "id")))}
-                      for r in fresh]
+            items += [{"notification": notification, "dedup_key": key} for _, key in fresh]
             changed = True
         await insert_rows(DigestItem, items)
     if changed:
