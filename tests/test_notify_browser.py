@@ -49,6 +49,25 @@ def registration_id(page: Any, cdp: Any, origin: str) -> str:
     return wait_for(page, lambda: found.get("id"))
 
 
+def push_until_shown(page: Any, cdp: Any, origin: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """Deliver a push through DevTools until the worker shows a notification; what it shows.
+
+    DevTools delivers to the worker once, and one that is still starting may drop it, so it is
+    sent again every few seconds (the same tag: a later one replaces the notification, never adds one).
+    """
+    registration = registration_id(page, cdp, origin)
+    sent = {"at": 0.0}
+
+    def shown_after_push() -> Any:
+        if time.time() - sent["at"] > 3:
+            cdp.send("ServiceWorker.deliverPushMessage", {
+                "origin": origin, "registrationId": registration, "data": json.dumps(payload)})
+            sent["at"] = time.time()
+        return page.evaluate(SHOWN)
+
+    return wait_for(page, shown_after_push)
+
+
 SHOWN = """() => navigator.serviceWorker.ready
   .then((reg) => reg.getNotifications())
   .then((list) => list.map((n) => ({title: n.title, body: n.body, tag: n.tag, data: n.data,
@@ -77,20 +96,7 @@ def test_a_push_shows_the_notification_and_a_click_opens_its_page(live_server, b
         [item] = [i for i in inbox["items"] if i["kind"] == "emergency"]
         message = {k: item[k] for k in ("id", "kind", "title", "body", "url")} | {"tag": f"emergency:{item['id']}"}
 
-        cdp = context.new_cdp_session(page)
-        registration = registration_id(page, cdp, base)
-        sent = {"at": 0.0}
-
-        def shown_after_push() -> Any:
-            # DevTools delivers to the worker once; one that is still starting may drop it, so it is sent
-            # again every few seconds (the same tag: a later one replaces the notification, never adds one).
-            if time.time() - sent["at"] > 3:
-                cdp.send("ServiceWorker.deliverPushMessage", {
-                    "origin": base, "registrationId": registration, "data": json.dumps(message)})
-                sent["at"] = time.time()
-            return page.evaluate(SHOWN)
-
-        [shown] = wait_for(page, shown_after_push)
+        [shown] = push_until_shown(page, context.new_cdp_session(page), base, message)
         assert shown["title"] == "紧急问题 · 消防通道/器材"
         assert "B1 消防通道被堵" in shown["body"]
         assert shown["tag"] == message["tag"]
@@ -116,11 +122,8 @@ def test_a_payload_cannot_send_a_click_to_another_site(live_server, browser):
         page.goto(f"{base}/login")
         page.evaluate("() => navigator.serviceWorker.register('/sw.js', {scope: '/'}).then(() => true)")
         page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=30000)
-        cdp = context.new_cdp_session(page)
-        cdp.send("ServiceWorker.deliverPushMessage", {
-            "origin": base, "registrationId": registration_id(page, cdp, base),
-            "data": json.dumps({"title": "x", "body": "y", "url": "https://evil.example/phish", "tag": "evil"})})
-        [shown] = wait_for(page, lambda: page.evaluate(SHOWN))
+        evil = {"title": "x", "body": "y", "url": "https://evil.example/phish", "tag": "evil"}
+        [shown] = push_until_shown(page, context.new_cdp_session(page), base, evil)
         assert shown["data"]["url"] == base + "/"
     finally:
         context.close()
