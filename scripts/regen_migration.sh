@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Until the first release, the schema is one initial migration regenerated from
-# the tables. Run after changing any table; review the diff; commit it.
+# Folds every migration into one initial migration regenerated from the tables.
+# A data folder or database made by an earlier build is then no longer migrated
+# (its tables exist already): only for a clean start. After changing a table,
+# add a migration instead (README, Tests: piccolo migrations new xunjian --auto).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
