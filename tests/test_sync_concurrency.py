@@ -81,6 +81,7 @@ def test_a_pull_racing_pushes_never_skips_a_change(live_server):
     writers = ["guard1", "cleaner1", "gardener1"]
     reported: list[str] = []
     seen: set[str] = set()
+    reading = threading.Event()  # the writers start once the reader is pulling, so the two do race
     done = threading.Event()
     errors: list[BaseException] = []
 
@@ -88,6 +89,7 @@ def test_a_pull_racing_pushes_never_skips_a_change(live_server):
         try:
             with http(live_server) as client:
                 p = Phone(client, username).login()
+                reading.wait(timeout=60)
                 for i in range(12):
                     ids = [p.report(site_id, "water_snow", note=f"{username} {i}.{j}") for j in range(1 + i % 3)]
                     assert {r["status"] for r in p.push()} == {"applied"}
@@ -99,14 +101,16 @@ def test_a_pull_racing_pushes_never_skips_a_change(live_server):
         try:
             with http(live_server) as client:
                 p = Phone(client, "supervisor1").login()
-                # The first (full) pull counts too: writers may already have started.
-                seen.update(r["id"] for r in p.pull()["rectifications"])
+                seen.update(r["id"] for r in p.pull()["rectifications"])  # the first pull is a full one
+                reading.set()
                 while not done.is_set():
                     seen.update(r["id"] for r in p.pull()["rectifications"])
                 seen.update(r["id"] for r in p.pull()["rectifications"])
                 assert p.pulls > 3
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
+        finally:
+            reading.set()
 
     reader = threading.Thread(target=read)
     reader.start()
