@@ -9,7 +9,7 @@ stored exactly as Piccolo stores them: the same column defaults, JSON as the
 same text, and on SQLite the text of the adapters Piccolo registers with
 `sqlite3` for UUIDs and times. `fetch` and `select_in` read in one trip.
 
-Only call these inside `server.db.write_transaction()`.
+Only call these inside `server.db.write_transaction()` (`column_list` only writes SQL text).
 """
 
 from __future__ import annotations

@@ -97,10 +97,15 @@ class _LoopConnections:
 
     async def drop_reader(self, connection: aiosqlite.Connection) -> None:
         self.readers -= 1
-        try:
-            await connection.close()
-        except Exception:  # noqa: BLE001 - it is being thrown away
-            pass
+        await _close_quietly(connection)
+
+
+async def _close_quietly(connection: aiosqlite.Connection) -> None:
+    """Close a connection that is being thrown away; an error closing it changes nothing."""
+    try:
+        await connection.close()
+    except Exception:  # noqa: BLE001 - it is being thrown away
+        pass
 
 
 # One per event loop (tests run several loops; a lock and a connection's thread belong to one).
@@ -179,10 +184,7 @@ class _KeptTransaction(SQLiteTransaction):
     async def _discard(self) -> None:
         connection, self.kept.writer = self.kept.writer, None
         if connection is not None:
-            try:
-                await connection.close()
-            except Exception:  # noqa: BLE001 - it is being thrown away
-                pass
+            await _close_quietly(connection)
 
     async def __aexit__(self, exception_type, exception, traceback) -> bool:
         try:
@@ -222,13 +224,13 @@ async def _checkpoints(db: SQLiteEngine, kept: _LoopConnections) -> None:
                 await connection.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
             except Exception:  # noqa: BLE001 - tried again after the next commit; a checkpoint is never urgent
                 log.exception("checkpointing the SQLite WAL failed")
-                if connection is not None:
-                    await connection.close()
+                if connection is not None:  # closed quietly: an error here must not end the task
+                    await _close_quietly(connection)
                     connection = None
             await asyncio.sleep(CHECKPOINT_EVERY_S)
     finally:
         if connection is not None:
-            await connection.close()
+            await _close_quietly(connection)
 
 
 @asynccontextmanager
