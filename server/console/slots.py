@@ -11,15 +11,14 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any, Iterable
 
+from server.rounds import schedule
 from server.rounds import services as rounds
 from server.rounds.tables import PatrolSlot, RoundTemplate
 from server.settings import get_settings
 from server.sites.tables import Site
 
 
-def is_patrol(template: Any) -> bool:
-    """Templates scheduled every N hours: their windows are what patrol coverage counts."""
-    return rounds.frequency_of(template).get("period") == "hours"
+is_patrol = schedule.is_patrol
 
 
 async def patrol_templates(site_id: Any) -> list[RoundTemplate]:

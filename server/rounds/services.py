@@ -26,107 +26,26 @@ slots per day; "week", "month", "quarter" and "year" give one slot per period
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable
-from zoneinfo import ZoneInfo
 
 from server.db import write_transaction
 from server.notify import events
 from server.photos.services import link_photos
+from server.rounds.schedule import (  # noqa: F401 - re-exported: callers name them from here
+    frequency_of, grace, is_scheduled, loaded, local_day, slot_id, slot_windows,
+)
 from server.rounds.tables import CheckAnswer, PatrolSlot, Round, RoundTemplate, Visit
-from server.settings import get_settings
 from server.sites.tables import Site
 from server.staff.tables import Staff, StaffSite
 
 log = logging.getLogger("xunjian.rounds")
 
-DAILY_PERIODS = ("hours", "day")
-LONG_PERIODS = ("week", "month", "quarter", "year")
-SLOT_NAMESPACE = uuid.UUID("6f1d3c2a-9b7e-4c55-8a0e-5d1b2f3e4a77")
-_MONDAY = date(1970, 1, 5)
-
 
 def now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def grace() -> timedelta:
-    return timedelta(minutes=get_settings().slot_grace_minutes)
-
-
-def loaded(value: Any) -> Any:
-    """A JSON column's value (Piccolo hands JSON back as text unless asked to load it)."""
-    return json.loads(value) if isinstance(value, str) else value
-
-
-def frequency_of(template: Any) -> dict[str, Any]:
-    return loaded(template.frequency) or {}
-
-
-def is_scheduled(template: Any) -> bool:
-    return frequency_of(template).get("period") in DAILY_PERIODS + LONG_PERIODS
-
-
-def _clock(value: str) -> timedelta:
-    hours, minutes = value.split(":")
-    return timedelta(hours=int(hours), minutes=int(minutes))
-
-
-def _local(day: date, offset: timedelta, tz: ZoneInfo) -> datetime:
-    # Wall-clock arithmetic in the site's zone ("24:00" is the next midnight).
-    naive = datetime.combine(day, time()) + offset
-    return naive.replace(tzinfo=tz).astimezone(timezone.utc)
-
-
-def _period_bounds(period: str, every: int, day: date) -> tuple[date, date]:
-    every = max(1, int(every))
-    if period == "week":
-        index = (day - _MONDAY).days // 7 // every
-        start = _MONDAY + timedelta(days=index * 7 * every)
-        return start, start + timedelta(days=7 * every)
-    months = {"month": 1, "quarter": 3, "year": 12}[period] * every
-    index = (day.year * 12 + day.month - 1) // months * months
-    start = date(index // 12, index % 12 + 1, 1)
-    end_index = index + months
-    return start, date(end_index // 12, end_index % 12 + 1, 1)
-
-
-def slot_windows(template: Any, day: date, tz: str) -> list[tuple[datetime, datetime]]:
-    """The slot windows of a template for a local day: daily windows starting that day, or the long period holding it."""
-    frequency = frequency_of(template)
-    period = frequency.get("period")
-    zone = ZoneInfo(tz)
-    if period in LONG_PERIODS:
-        start, end = _period_bounds(period, frequency.get("every", 1), day)
-        return [(_local(start, timedelta(), zone), _local(end, timedelta(), zone))]
-    if period not in DAILY_PERIODS:
-        return []
-    begin, finish = _clock(template.window_start or "00:00"), _clock(template.window_end or "24:00")
-    if finish <= begin:
-        finish += timedelta(days=1)  # a night window such as 22:00-06:00
-    if period == "hours":
-        step = timedelta(hours=max(1, int(frequency.get("every", 1))))
-    else:
-        step = (finish - begin) / max(1, int(frequency.get("times", 1)))
-    windows = []
-    cursor = begin
-    while cursor + step <= finish + timedelta(seconds=1):
-        windows.append((_local(day, cursor, zone), _local(day, min(cursor + step, finish), zone)))
-        cursor += step
-    return windows
-
-
-def slot_id(template_id: Any, window_start: datetime) -> uuid.UUID:
-    """The deterministic id of a template's slot starting at `window_start`."""
-    stamp = window_start.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return uuid.uuid5(SLOT_NAMESPACE, f"{template_id}/{stamp}")
-
-
-def local_day(moment: datetime, tz: str) -> date:
-    return moment.astimezone(ZoneInfo(tz)).date()
 
 
 async def materialise_slots(site: Site, templates: Iterable[Any], days: Iterable[date]) -> int:
