@@ -15,6 +15,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from server.staff.services import site_ids_of
 from server.changes import committed_position
 from server.db import write_transaction
 from server.notify.tables import Notification
@@ -181,7 +182,7 @@ async def pull(user: Staff, since: str | None, token: DeviceToken | None = None,
     fresh = await Staff.select(Staff.sites_seq, Staff.seq).where(Staff.id == user.id).first()
     if position is not None and fresh is not None and max(fresh["sites_seq"], fresh["seq"]) > position:
         position = None  # the person's sites or role changed: start again from a full picture
-    site_ids = [r["site"] for r in await StaffSite.select(StaffSite.site).where(StaffSite.staff == user.id)]
+    site_ids = await site_ids_of(user.id)
     sites, gone_sites = await _site_rows(site_ids, position)
     active_ids = [i for i in site_ids if str(i) not in {g["id"] for g in gone_sites}]
     zones, gone_zones = await _zones(active_ids, position)
