@@ -44,7 +44,8 @@ from server.rounds.schedule import (  # noqa: F401 - re-exported: callers name t
 )
 from server.rounds.tables import PatrolSlot, Round, RoundTemplate, TemplateItem, Visit
 from server.sites.tables import Site
-from server.staff.tables import Staff, StaffSite
+from server.staff.services import site_ids_of
+from server.staff.tables import Staff
 
 log = logging.getLogger("xunjian.rounds")
 
@@ -110,7 +111,7 @@ async def due_for(user: Staff, at: datetime | None = None) -> list[dict[str, Any
     missed once window + grace has passed.
     """
     at = at or now()
-    site_ids = [r["site"] for r in await StaffSite.select(StaffSite.site).where(StaffSite.staff == user.id)]
+    site_ids = await site_ids_of(user.id)
     if not site_ids:
         return []
     sites = {s.id: s for s in await Site.objects().where(Site.id.is_in(site_ids) & (Site.active == True))}  # noqa: E712
