@@ -117,9 +117,9 @@ def test_a_round_started_just_before_the_next_window_opens_leaves_that_window_pe
         windows = page.evaluate("""async () => {
             const data = await import('/static/app/data.js');
             return (await data.homeWindows()).map((w) => [w.template_id, w.start, w.shown]); }""")
-        mine = {start: shown_status for tid, start, shown_status in windows if tid == garbage["id"]}
-        assert mine[tomorrow_at(7).isoformat()] == "done"
-        assert mine[tomorrow_at(13).isoformat()] == "pending"
+        mine = {datetime.fromisoformat(start): status for tid, start, status in windows if tid == garbage["id"]}
+        assert mine[tomorrow_at(7)] == "done"
+        assert mine[tomorrow_at(13)] == "pending"
     finally:
         context.close()
 
