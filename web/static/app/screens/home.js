@@ -94,11 +94,12 @@ export async function render(view, _args, ctx) {
   const byTemplate = new Map(templates.map((x) => [x.id, x]));
   const open = rounds.filter((r) => !r.finished_at);
 
-  // One row per template with windows, on the window a round finished now would count for (else the next to open).
+  // One row per template with windows, on the window a round finished now would count for (else the next to
+  // open); the window that closes first comes first, so the 2-hourly patrol sits above the yearly dredging.
+  const closes = (x) => (x.w ? Date.parse(x.w.end) : Infinity);
   const rows = [...new Set(windows.map((w) => w.template_id))].map((id) => ({
     tpl: byTemplate.get(id), w: windows.find((x) => x.template_id === id && x.current) || null,
-  })).sort((a, b) => (a.w ? Date.parse(a.w.start) : Infinity) - (b.w ? Date.parse(b.w.start) : Infinity)
-    || pick(a.tpl, "name").localeCompare(pick(b.tpl, "name")));
+  })).sort((a, b) => closes(a) - closes(b) || pick(a.tpl, "name").localeCompare(pick(b.tpl, "name")));
   const today = siteDay(now);
   const missedToday = windows.filter((w) => w.shown === "missed" && siteDay(w.start) === today).length;
 
@@ -106,9 +107,11 @@ export async function render(view, _args, ctx) {
     const word = w ? statusWord(w, now) : null;
     const continuing = open.some((r) => r.template_id === tpl.id);
     return h("li.row", { "data-due": tpl.id, "data-status": w ? w.shown : "", "data-window-start": w ? w.start : "" },
+      // The status sits under the name with the window, so long names keep the row's width.
       h("div.grow", {}, h("strong", {}, pick(tpl, "name")),
-        h("div.muted.small", { "data-window": "" }, w ? windowText(w, tpl.frequency, now) : t("field.window.none"))),
-      word ? chip(word.text, STATUS_KIND[word.shown]) : null,
+        h("div.window-line", {},
+          h("span.muted.small", { "data-window": "" }, w ? windowText(w, tpl.frequency, now) : t("field.window.none")),
+          word ? chip(word.text, STATUS_KIND[word.shown]) : null)),
       h("button.primary", { type: "button", "data-start": tpl.id, onclick: (e) => begin(ctx, tpl, e.currentTarget) },
         t(continuing ? "field.round.continue" : "field.round.start")));
   }));
