@@ -89,3 +89,38 @@ def test_the_phone_rule_names_the_same_statuses() -> None:
     text = (STATIC_DIR / "app" / "schedule.js").read_text(encoding="utf-8")
     assert f"STATUSES = {list(schedule.STATUSES)}".replace("'", '"') in text
     assert f"OPEN = {list(schedule.OPEN)}".replace("'", '"') in text
+
+
+# data.js over the rule: the server's status first, the phone's own unanswered rounds settled onto it.
+PHONE_VIEW = """async () => {
+  const data = await import('/static/app/data.js');
+  const tpl = { id: 't1', items: [{ checkpoint_id: 'a' }, { checkpoint_id: 'b' }, { checkpoint_id: 'c' }] };
+  const due = (start, end, status, extra = {}) => ({ template_id: 't1', window_start: start, window_end: end, status, ...extra });
+  const dues = [
+    due('2026-12-01T08:00:00+08:00', '2026-12-01T10:00:00+08:00', 'incomplete', { visited: 4, required: 9 }),
+    due('2026-12-01T10:00:00+08:00', '2026-12-01T12:00:00+08:00', 'pending'),
+    due('2026-12-01T12:00:00+08:00', '2026-12-01T14:00:00+08:00', 'pending'),
+  ];
+  const rounds = [
+    // answered by a pull already: the server's due[] speaks for it
+    { id: 'old', template_id: 't1', finished_at: '2026-12-01T10:30:00+08:00', server_judged: true, visits: { a: 1, b: 1, c: 1 } },
+    // finished offline, in UTC: 11:00 at the site; a visit outside the template does not count
+    { id: 'new', template_id: 't1', finished_at: '2026-12-01T03:00:00Z', visits: { a: 1, c: 1, z: 1 } },
+    { id: 'open', template_id: 't1', finished_at: null, visits: {} },
+  ];
+  const finished = data.unjudgedRounds(rounds).map((r) => data.asFinished(r, tpl));
+  const judged = data.judgeWindows(dues, finished, Date.parse('2026-12-01T13:00:00+08:00'), 15 * 60 * 1000);
+  const none = data.judgeWindows([], finished, Date.parse('2026-12-01T13:00:00+08:00'), 15 * 60 * 1000);
+  return { finished, judged: judged.map((w) => [w.shown, w.round, w.visited, w.required, w.current]), none };
+}"""
+
+
+def test_the_phone_keeps_the_servers_status_and_judges_only_its_unanswered_rounds(rule_page: Any) -> None:
+    seen = rule_page.evaluate(PHONE_VIEW)
+    assert [(r["id"], r["visited"], r["required"]) for r in seen["finished"]] == [("new", 2, 3)]
+    assert seen["judged"] == [
+        ["incomplete", None, 4, 9, False],   # as the server judged it
+        ["incomplete", "new", 2, 3, False],  # the offline round, 2 of the template's 3 checkpoints
+        ["pending", None, None, None, True],  # open now: the start button's window
+    ]
+    assert seen["none"] == []  # no window the server did not send, whatever the phone recorded

@@ -120,6 +120,19 @@ def test_a_round_started_just_before_the_next_window_opens_leaves_that_window_pe
         mine = {datetime.fromisoformat(start): status for tid, start, status in windows if tid == garbage["id"]}
         assert mine[tomorrow_at(7)] == "done"
         assert mine[tomorrow_at(13)] == "pending"
+        # Once the server has the round and a pull followed, its due[] speaks for it: the server settled it
+        # at its own (corrected, real) time, so tomorrow's 07:00-13:00 is pending there, and so on the phone.
+        context.set_offline(False)
+        page.click("[data-action=sync-now]")
+        wait_synced(page)
+        after = page.evaluate("""async () => {
+            const data = await import('/static/app/data.js');
+            const rounds = await data.records('round');
+            return { judged: rounds.map((r) => r.server_judged === true),
+                     windows: (await data.homeWindows()).map((w) => [w.template_id, w.start, w.shown]) }; }""")
+        assert after["judged"] == [True]
+        mine = {datetime.fromisoformat(start): status for tid, start, status in after["windows"] if tid == garbage["id"]}
+        assert mine[tomorrow_at(7)] == "pending"
     finally:
         context.close()
 
