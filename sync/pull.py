@@ -21,6 +21,7 @@ from server.db import write_transaction
 from server.notify.tables import Notification
 from server.rectifications.tables import Rectification
 from server.rounds.services import due_for, loaded
+from server.rounds.schedule import grace
 from server.rounds.tables import RoundTemplate, TemplateItem
 from server.sites.tables import Checkpoint, Deletion, Site, Zone
 from server.staff.tables import SUPERVISOR_ROLES, DeviceToken, Staff, StaffSite
@@ -203,6 +204,8 @@ async def pull(user: Staff, since: str | None, token: DeviceToken | None = None,
         "me": {"id": str(user.id), "name": user.name, "role": user.role, "site_ids": [str(s) for s in active_ids]},
         "sites": sites, "zones": zones, "checkpoints": checkpoints, "templates": templates,
         "due": await due_for(user, at),
+        # The rule's grace, so the phone judges what it recorded offline as the server will (v1.1, additive).
+        "settings": {"grace_minutes": int(grace().total_seconds() // 60)},
         "rectifications": await _rectifications(active_ids, position),
         "staff": staff,
         "notifications": await _notifications(user, position),
