@@ -109,8 +109,9 @@ async def settle_rounds(finished: list[Finished], templates: dict[uuid.UUID, Rou
             counts = (window.visited, window.required) if COUNTS_STORED else ()
             updates.append((window.status, f.round_id, f.staff_id, settled_at, *counts, slot["id"]))
     if COUNTS_STORED:
-        # A full round replacing an incomplete one takes its slot: the condition on "round" must let it.
-        await executemany(_SETTLE.replace(' AND "round" IS NULL', ""), updates)
+        # A full round replacing an incomplete one takes its slot; an unsettled slot still takes only one round.
+        await executemany(_SETTLE.replace(' AND "round" IS NULL', ' AND ("round" IS NULL OR "status" = \'incomplete\')'),
+                          updates)
     else:
         await executemany(_SETTLE, updates)
     if not chosen:
