@@ -19,6 +19,10 @@ class TimestamptzAddedToRows(Timestamptz):
     the table's TimestamptzNow. PostgreSQL gets `DEFAULT current_timestamp`.
     """
 
+    @property
+    def column_type(self):
+        return "TIMESTAMPTZ"  # Piccolo names a column's type after its class
+
     def get_default_value(self):
         return datetime(1970, 1, 1, tzinfo=timezone.utc)
 
