@@ -30,10 +30,13 @@ from server.security import add_security_headers
 from server.pages import WEB_DIR, home_url, optional_user, provide_user, redirect, request_language, template_config
 from server.settings import get_settings
 from server.sites.controllers import SitesApi
+from server import wiring
 from server.staff.controllers import AuthController
 from sync.controllers import SyncController
 
 log = logging.getLogger("xunjian")
+
+wiring.install()  # notify and the domains subscribe to the domains' events
 
 JSON_PREFIXES = ("/api", "/sync", "/photos", "/schema")
 

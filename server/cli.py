@@ -93,7 +93,10 @@ def cmd_restore(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from server import wiring
     from server.errors import AppError
+
+    wiring.install()
 
     parser = argparse.ArgumentParser(prog="xunjian", description="Xunjian 巡检 server")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -1,11 +1,11 @@
 """The per-op path of a push: each op judged, applied and stored inside its own SAVEPOINT.
 
 The batch path (sync/push.py) judges record ops in memory and writes them in
-bulk; this path is what it uses for the rare ops it leaves to the services
-(rect.transition, push.subscribe), and for the rest of a batch whenever bulk is
-unsafe (an unexpected error while judging or writing): then each op is applied
-alone, so one bad op still never fails its neighbours. Answers and stored rows
-are the same on both paths.
+bulk; this path is what it uses for push.subscribe, and for the rest of a batch
+whenever bulk is unsafe (an unexpected error while judging or writing): then
+each op is applied alone, so one bad op still never fails its neighbours. A
+record op here is a batch of one: its own snapshot, the same domain decision
+and writers (sync/record.py), so answers and stored rows are the same on both paths.
 """
 
 from __future__ import annotations
@@ -13,12 +13,18 @@ from __future__ import annotations
 import logging
 import sqlite3
 import uuid
-from typing import Any, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
 
-from server.ids import parse_uuid, uuid7
+from server.decisions import Outcome
+from server.errors import Invalid
+from server.notify import subscriptions
 from server.photos.services import missing_of
-from sync.apply import OpResult, PushContext, apply_op, current_state
-from sync.ops import Op, Rejection, parse_op
+from server.rectifications.tables import Rectification
+from server.rounds.tables import Round
+from server.staff.tables import Staff
+from sync import record, snapshot
+from sync.ops import Clock, Op, Rejection, parse_op
 from sync.tables import SyncOp
 
 log = logging.getLogger("xunjian.sync")
@@ -34,7 +40,52 @@ STALE_REASON = "已被他人处理, 状态已改变 / the state moved on before 
 INTERNAL_REASON = "服务器处理出错, 已隔离待查 / server error; kept in quarantine for an administrator"
 REUSED_OP_REASON = "op_id 已被其他用户使用 / this op_id was used by another user"
 
-Event = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class PushContext:
+    """Who pushes, from which of their sites, on which clock, at which change position."""
+
+    user: Staff
+    site_ids: set[Any]
+    clock: Clock
+    seq: int
+
+
+@dataclass
+class Applied:
+    """One op applied alone: its outcome, the events to publish after the commit, the findings to announce."""
+
+    outcome: Outcome
+    events: list[Any] = field(default_factory=list)
+    announce: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+
+
+async def apply_op(ctx: PushContext, op: Op) -> Applied:
+    """Judge and write one op whose shape is valid: a record op as a batch of one (sync/record.py)."""
+    if op.type == "push.subscribe":
+        keys = op.data["keys"]
+        try:
+            await subscriptions.subscribe(ctx.user.id, op.data["endpoint"], keys["p256dh"], keys["auth"])
+        except Invalid as exc:
+            raise Rejection("invalid", exc.reason) from exc  # the contract's code for malformed data
+        return Applied(Outcome("applied"))
+    snap = await snapshot.load(ctx.user, ctx.clock, ctx.seq, [op])
+    pending = record.Pending()
+    outcome = record.decide(snap, pending, op)
+    await record.write(pending, snap)
+    return Applied(outcome, pending.rects.events, pending.rects.reported)
+
+
+async def current_state(op_type: str, data: dict[str, Any]) -> str:
+    """The state a conflicting op ran into, as it is now (for answers to a resent op)."""
+    if op_type == "rect.transition":
+        row = await Rectification.select(Rectification.state).where(Rectification.id == data.get("rect_id")).first()
+        return row["state"] if row else ""
+    if op_type in ("visit.record", "round.finish"):
+        row = await Round.select(Round.state).where(Round.id == data.get("round_id")).first()
+        return row["state"] if row else ""
+    return ""
 
 
 def answer(op_id: Any, status: str, **extra: Any) -> dict[str, Any]:
@@ -114,8 +165,8 @@ async def _quarantine(ctx: PushContext, device_id: str, raw: Any, rejection: Rej
 
 
 async def one(tx: Any, ctx: PushContext, device_id: str, raw: Any, seen: dict[uuid.UUID, dict[str, Any]],
-              events: list[Event]) -> dict[str, Any]:
-    """Judge, apply and store one op inside its own savepoint; its hooks go to `events`."""
+              events: list[Any], announce: list[tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, Any]:
+    """Judge, apply and store one op inside its own savepoint; its events go to `events`, its findings to `announce`."""
     try:
         op: Op | None = parse_op(raw)
         shape_error = None
@@ -136,17 +187,16 @@ async def one(tx: Any, ctx: PushContext, device_id: str, raw: Any, seen: dict[uu
         if shape_error is not None:
             raise shape_error
         assert op is not None
-        result: OpResult = await apply_op(ctx, op)
+        applied = await apply_op(ctx, op)
+        result = applied.outcome
         code, reason = ("stale", STALE_REASON) if result.status == "conflict" else ("", "")
         await _store(ctx, device_id, op_id, raw, op, result.status, code, reason, state=result.state)
     except Rejection as rejection:
-        ctx.drop()
         await savepoint.rollback_to()
         await _store(ctx, device_id, op_id, raw, op, "rejected", rejection.code, rejection.reason)
         reply = answer(op_id, "rejected", code=rejection.code, reason=rejection.reason)
     except UNIQUE_ERRORS:
         # Only reachable if another connection filed this op_id after our look-up.
-        ctx.drop()
         await savepoint.rollback_to()
         row = await SyncOp.select().where(SyncOp.op_id == op_id).output(load_json=True).first()
         if row is None:
@@ -155,14 +205,13 @@ async def one(tx: Any, ctx: PushContext, device_id: str, raw: Any, seen: dict[uu
         return await duplicate(row)
     except Exception:  # noqa: BLE001 - a bug in one op must not fail its neighbours
         log.exception("op %s (%s) failed", op_id, op.type if op else "?")
-        ctx.drop()
         await savepoint.rollback_to()
         await _store(ctx, device_id, op_id, raw, op, "rejected", "internal", INTERNAL_REASON)
         reply = answer(op_id, "rejected", code="internal", reason=INTERNAL_REASON)
     else:
         await savepoint.release()
-        ctx.keep()
-        events.extend(result.events)
+        events.extend(applied.events)
+        announce.extend(applied.announce)
         reply = answer(op_id, result.status, missing_photos=result.missing_photos)
         if result.status == "conflict":
             reply.update(code="stale", reason=STALE_REASON, state=result.state)

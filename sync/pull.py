@@ -15,11 +15,13 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from server.staff.services import site_ids_of
 from server.changes import committed_position
 from server.db import write_transaction
 from server.notify.tables import Notification
 from server.rectifications.tables import Rectification
 from server.rounds.services import due_for, loaded
+from server.rounds.schedule import grace
 from server.rounds.tables import RoundTemplate, TemplateItem
 from server.sites.tables import Checkpoint, Deletion, Site, Zone
 from server.staff.tables import SUPERVISOR_ROLES, DeviceToken, Staff, StaffSite
@@ -181,7 +183,7 @@ async def pull(user: Staff, since: str | None, token: DeviceToken | None = None,
     fresh = await Staff.select(Staff.sites_seq, Staff.seq).where(Staff.id == user.id).first()
     if position is not None and fresh is not None and max(fresh["sites_seq"], fresh["seq"]) > position:
         position = None  # the person's sites or role changed: start again from a full picture
-    site_ids = [r["site"] for r in await StaffSite.select(StaffSite.site).where(StaffSite.staff == user.id)]
+    site_ids = await site_ids_of(user.id)
     sites, gone_sites = await _site_rows(site_ids, position)
     active_ids = [i for i in site_ids if str(i) not in {g["id"] for g in gone_sites}]
     zones, gone_zones = await _zones(active_ids, position)
@@ -202,6 +204,8 @@ async def pull(user: Staff, since: str | None, token: DeviceToken | None = None,
         "me": {"id": str(user.id), "name": user.name, "role": user.role, "site_ids": [str(s) for s in active_ids]},
         "sites": sites, "zones": zones, "checkpoints": checkpoints, "templates": templates,
         "due": await due_for(user, at),
+        # The rule's grace, so the phone judges what it recorded offline as the server will (v1.1, additive).
+        "settings": {"grace_minutes": int(grace().total_seconds() // 60)},
         "rectifications": await _rectifications(active_ids, position),
         "staff": staff,
         "notifications": await _notifications(user, position),

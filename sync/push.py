@@ -9,10 +9,11 @@ next cannot change under it until it commits.
 Before the lock, the ops are read (sync/shapes.py in compiled code, else
 sync/ops.py's parse_op). Then the batch's stored op ids and everything its ops
 reference are read once (sync/snapshot.py), and each op is judged in order, in memory, in the contract's
-judging order (sync/judge.py); the rows of a stretch of judged ops are written
-with one statement per table (sync/flush.py). Rare ops (rect.transition,
-push.subscribe) go through the services one at a time in a savepoint
-(sync/perop.py) after the stretch before them is written, so they see it. If
+judging order, by its domain (sync/record.py: server/rounds/decide.py,
+server/rectifications/decide.py); the rows of a stretch of judged ops are
+written by the domains' writers with one statement per table. push.subscribe
+goes through its service in a savepoint (sync/perop.py) after the stretch
+before it is written, so it sees it. If
 judging or writing a stretch fails unexpectedly, the stretch is rolled back and
 the rest of the batch is applied op by op: one bad op never fails its neighbours.
 
@@ -36,16 +37,15 @@ from server.bulk import execute, select_in
 from server.changes import next_position
 from server.db import write_transaction
 from server.ids import parse_uuid, uuid7
+from server import events as domain_events
 from server.notify import dispatch
-from server.rectifications.services import run_events
 from server.settings import get_settings
 from server.staff.auth import DeviceAuth
 from server.staff.tables import DeviceToken
-from sync import perop, snapshot
+from sync import perop, record, snapshot
 from sync.announce import announce_findings
-from sync.apply import PushContext, prefetch_taken
-from sync.flush import flush
-from sync.judge import JUDGES, Pending
+from sync.perop import PushContext
+from sync.record import DECIDE, Pending
 from sync.ops import Clock, Envelope, Op, Rejection, parse_op
 from sync.shapes import read_op
 from sync.tables import SyncOp
@@ -102,7 +102,7 @@ class Batch:
     device_id: str
     seen: dict[uuid.UUID, dict[str, Any]]
     results: list[dict[str, Any]] = field(default_factory=list)
-    events: list[perop.Event] = field(default_factory=list)
+    events: list[Any] = field(default_factory=list)  # domain events, published after the commit
     pending: Pending = field(default_factory=Pending)
     announce: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
     stretch_start: int = 0  # index of the first op whose rows are pending
@@ -154,7 +154,7 @@ class Batch:
             self._record(item.op_id, item.raw, None, "rejected",
                          perop.answer(item.op_id, "rejected", code=item.error.code, reason=item.error.reason),
                          item.error.code, item.error.reason)
-        elif item.op is not None and item.op.type in JUDGES:
+        elif item.op is not None and item.op.type in DECIDE:
             self._judge_record(item.op)
         else:
             return False
@@ -162,7 +162,7 @@ class Batch:
 
     def _judge_record(self, op: Op) -> None:
         try:
-            result = JUDGES[op.type](self.snap, self.pending, op)
+            result = record.decide(self.snap, self.pending, op)
         except Rejection as rejection:
             reply = perop.answer(op.op_id, "rejected", code=rejection.code, reason=rejection.reason)
             self._record(op.op_id, None, op, "rejected", reply, rejection.code, rejection.reason)
@@ -181,14 +181,15 @@ class Batch:
             return
         savepoint = await self.tx.savepoint()
         try:
-            await flush(self.pending, self.snap)
+            await record.write(self.pending, self.snap)
         except Exception as exc:
             log.exception("writing ops %d-%d in bulk failed; applying them one by one", self.stretch_start,
                           next_index - 1)
             await savepoint.rollback_to()
             raise StretchFailed() from exc
         await savepoint.release()
-        self.announce += self.pending.announce
+        self.announce += self.pending.rects.reported
+        self.events += self.pending.rects.events
         self.pending = Pending()
         self.stretch_start, self.stretch_seen = next_index, []
 
@@ -198,10 +199,9 @@ class Batch:
         for op_id in self.stretch_seen:
             self.seen.pop(op_id, None)
         self.pending = Pending()
-        ctx = PushContext(user=self.ctx.user, site_ids=self.ctx.site_ids, clock=self.ctx.clock)
-        await prefetch_taken(ctx, [item.raw for item in items])
         for item in items:
-            self.results.append(await perop.one(self.tx, ctx, self.device_id, item.raw, self.seen, self.events))
+            self.results.append(await perop.one(self.tx, self.ctx, self.device_id, item.raw, self.seen, self.events,
+                                                self.announce))
 
     async def run(self, items: list[Received]) -> None:
         for index, item in enumerate(items):
@@ -216,12 +216,18 @@ class Batch:
             except StretchFailed:
                 return await self.one_by_one(items[self.stretch_start:])
             # What is left for the per-op path sees everything before it written.
-            self.results.append(await perop.one(self.tx, self.ctx, self.device_id, item.raw, self.seen, self.events))
+            self.results.append(await perop.one(self.tx, self.ctx, self.device_id, item.raw, self.seen, self.events,
+                                                self.announce))
             self.stretch_start = index + 1
         try:
             await self.write(len(items))
         except StretchFailed:
             await self.one_by_one(items[self.stretch_start:])
+
+
+async def run_events(pending: list[Any]) -> None:
+    """Publish the push's domain events once it has committed (a failing handler never fails the push)."""
+    await domain_events.publish(*pending)
 
 
 async def _stored(op_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
@@ -249,7 +255,7 @@ async def push(auth: DeviceAuth, envelope: Envelope, received_at: datetime | Non
         ops = [i.op for i in items if i.op is not None]
         resent = [row for row in seen.values() if row["status"] == "applied"]
         snap = await snapshot.load(user, clock, seq, ops, [s for r in resent for s in perop.photos_of(r)])
-        batch = Batch(tx=tx, ctx=PushContext(user=user, site_ids=snap.site_ids, clock=clock), snap=snap,
+        batch = Batch(tx=tx, ctx=PushContext(user=user, site_ids=snap.site_ids, clock=clock, seq=seq), snap=snap,
                       device_id=envelope.device_id or auth.token.device_id, seen=seen)
         await batch.run(items)
         announced = await announce_findings(tx, batch.announce, batch.events, snap.sites)

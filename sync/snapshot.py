@@ -4,73 +4,35 @@ The batch's ops name templates, rounds, checkpoints, zones, visits, sites and
 photos; the ids they would create may exist already (id_reused). All of it is
 read here, inside the push's write transaction (after the change counter is
 taken, so no other push can change it meanwhile), and then kept up to date in
-memory as the batch's own ops create rounds, visits and findings. Judging an op
-is then plain Python over this snapshot (sync/judge.py).
+memory as the batch's own ops create rounds, visits, findings and steps. Judging an op
+is then the domains' plain Python over this snapshot (sync/record.py).
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from server.bulk import column_list, fetch, select_in
+from server.bulk import select_in
+from server.decisions import CheckpointInfo, RoundState, World
 from server.photos.tables import Photo
+from server.rectifications import services as rectifications
 from server.rectifications.tables import Finding, Rectification
 from server.rounds.tables import Round, RoundTemplate, TemplateItem, Visit
 from server.sites.tables import Checkpoint, Site, SiteFigure, Zone
-from server.staff.tables import SUPERVISOR_ROLES, Staff, StaffSite
+from server.staff.services import site_ids_of
+from server.staff.tables import Staff
 from sync.ops import Clock, Op
 
-@dataclass
-class RoundState:
-    """A round as the judging sees it: who started it, where, and whether it is finished."""
-
-    id: uuid.UUID
-    template: uuid.UUID
-    site: uuid.UUID
-    staff: uuid.UUID
-    state: str
-
-
-@dataclass
-class CheckpointInfo:
-    id: uuid.UUID
-    site: uuid.UUID
-    qr_hash: str
-    code_hash: str
-
-
-@dataclass
-class Snapshot:
-    """The batch's world: rows it references (None: not there, or outside the user's sites)."""
-
-    user: Staff
-    site_ids: set[uuid.UUID]
-    clock: Clock
-    seq: int  # the batch's position in the change sequence
-    sites: dict[uuid.UUID, Site] = field(default_factory=dict)
-    figures: dict[tuple[uuid.UUID, str], float] = field(default_factory=dict)
-    templates: dict[uuid.UUID, RoundTemplate | None] = field(default_factory=dict)
-    checks: dict[uuid.UUID, dict[uuid.UUID, dict[str, str]]] = field(default_factory=dict)
-    checkpoints: dict[uuid.UUID, CheckpointInfo | None] = field(default_factory=dict)
-    zones: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)  # zone -> its site
-    rounds: dict[uuid.UUID, RoundState | None] = field(default_factory=dict)
-    visits: dict[uuid.UUID, tuple[uuid.UUID, uuid.UUID]] = field(default_factory=dict)  # visit -> (site, round)
-    photos: set[str] = field(default_factory=set)  # uploaded already
-    photos_asked: set[str] = field(default_factory=set)  # the hashes `photos` was read for
-    taken: set[uuid.UUID] = field(default_factory=set)  # ids that ops would create and that exist
-
-    @property
-    def is_supervisor(self) -> bool:
-        return self.user.role in SUPERVISOR_ROLES
+Snapshot = World  # what a push's ops are judged on (server/decisions.py)
 
 
 def _wanted(ops: list[Op]) -> dict[str, set[Any]]:
     """Every id the ops name, by what it names."""
     wanted: dict[str, set[Any]] = {k: set() for k in (
-        "new_rounds", "rounds", "templates", "checkpoints", "zones", "new_visits", "visits", "findings", "photos")}
+        "new_rounds", "rounds", "finished", "templates", "checkpoints", "zones", "new_visits", "visits", "findings",
+        "rects", "assignees", "photos")}
     for op in ops:
         data = op.data
         if op.type == "round.start":
@@ -82,6 +44,11 @@ def _wanted(ops: list[Op]) -> dict[str, set[Any]]:
             wanted["new_visits"].add(data["visit_id"])
         elif op.type == "round.finish":
             wanted["rounds"].add(data["round_id"])
+            wanted["finished"].add(data["round_id"])
+        elif op.type == "rect.transition":
+            wanted["rects"].add(data["rect_id"])
+            if data.get("assignee_id") is not None:
+                wanted["assignees"].add(data["assignee_id"])
         elif op.type == "finding.report":
             wanted["findings"].add(data["finding_id"])
             for name, kind in (("checkpoint_id", "checkpoints"), ("zone_id", "zones"), ("visit_id", "visits")):
@@ -94,10 +61,9 @@ def _wanted(ops: list[Op]) -> dict[str, set[Any]]:
 
 
 async def _sites(user: Staff) -> dict[uuid.UUID, Site]:
-    """The user's sites (every site they are a member of, as `site_ids_of` has them)."""
-    rows = await fetch(f'SELECT {column_list(Site, "s")} FROM "{Site._meta.tablename}" s JOIN "{StaffSite._meta.tablename}" m '
-                       'ON m."site" = s."id" WHERE m."staff" = ?', user.id)
-    return {row["id"]: Site(_exists_in_db=True, **row) for row in rows}
+    """The user's sites, as the one membership rule has them (server.staff.services.site_ids_of)."""
+    ids = await site_ids_of(user.id)
+    return {s.id: s for s in await Site.objects().where(Site.id.is_in(ids))} if ids else {}
 
 
 async def load(user: Staff, clock: Clock, seq: int, ops: list[Op], more_photos: Iterable[str] = ()) -> Snapshot:
@@ -121,6 +87,10 @@ async def load(user: Staff, clock: Clock, seq: int, ops: list[Op], more_photos: 
         snap.checks.setdefault(item["template"], {})[item["checkpoint"]] = {
             c["id"]: c.get("label_zh", "") for c in json.loads(item["checks"] or "[]")}
 
+    rounds_finished = [r for r in wanted["finished"] if snap.rounds.get(r) is not None]
+    for row in await select_in(Visit, ("round", "checkpoint"), "round", rounds_finished):
+        snap.rounds[row["round"]].visited.add(row["checkpoint"])
+
     for row in await select_in(Checkpoint, ("id", "site", "qr_hash", "code_hash"), "id", wanted["checkpoints"]):
         snap.checkpoints[row["id"]] = CheckpointInfo(**row) if row["site"] in site_ids else None
     for row in await select_in(Zone, ("id", "site"), "id", wanted["zones"]):
@@ -136,6 +106,8 @@ async def load(user: Staff, clock: Clock, seq: int, ops: list[Op], more_photos: 
             snap.taken.update(r["id"] for r in await select_in(table, ("id",), "id", wanted["findings"]))
         for row in await select_in(SiteFigure, ("site", "code", "value"), "site", site_ids):
             snap.figures[(row["site"], row["code"])] = float(row["value"])
+    if wanted["rects"]:
+        await rectifications.load(snap, wanted["rects"], wanted["assignees"])
     snap.photos_asked = wanted["photos"] | {s for s in more_photos if isinstance(s, str)}
     snap.photos = {r["sha256"] for r in await select_in(Photo, ("sha256",), "sha256", snap.photos_asked)}
     return snap

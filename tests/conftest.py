@@ -66,6 +66,9 @@ from litestar.testing import TestClient  # noqa: E402
 
 from server.demo import DEMO_PASSWORD, load_demo  # noqa: E402
 from server.migrate import migrate  # noqa: E402
+from server.wiring import install as install_subscribers  # noqa: E402
+
+install_subscribers()  # tests calling services without the app still notify and count photos
 
 ON_POSTGRES = bool(PG_ADMIN_URL)
 if ON_POSTGRES:

@@ -11,7 +11,7 @@ from server.pages import provide_user
 from server.sites.services import get_site
 from server.sites.tables import Site
 from server.staff.services import require_site, site_ids_of
-from server.staff.tables import Staff, StaffSite
+from server.staff.tables import Staff
 
 ADMIN_ROLES = ("admin",)
 
@@ -44,5 +44,5 @@ async def admin_site_ids(admin: Staff) -> set[Any]:
 
 async def shares_a_site(admin: Staff, staff_id: Any) -> bool:
     """Whether a staff member is in one of the admin's sites, or in no site at all (not yet placed)."""
-    theirs = {r["site"] for r in await StaffSite.select(StaffSite.site).where(StaffSite.staff == staff_id)}
+    theirs = set(await site_ids_of(staff_id))
     return not theirs or bool(theirs & await admin_site_ids(admin))

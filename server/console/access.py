@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 from server.errors import Forbidden
 from server.sites.services import get_site
 from server.sites.tables import Site
-from server.staff.services import require_site
-from server.staff.tables import SUPERVISOR_ROLES, Staff, StaffSite
+from server.staff.services import require_site, site_ids_of
+from server.staff.tables import SUPERVISOR_ROLES, Staff
 
 
 def now() -> datetime:
@@ -63,7 +63,7 @@ async def console_site(user: Staff, site_id: Any) -> SiteClock:
 async def console_sites(user: Staff) -> list[Site]:
     """The sites this supervisor or admin answers for, by name."""
     require_console(user)
-    ids = [r["site"] for r in await StaffSite.select(StaffSite.site).where(StaffSite.staff == user.id)]
+    ids = await site_ids_of(user.id)
     if not ids:
         return []
     return await Site.objects().where(Site.id.is_in(ids) & (Site.active == True)).order_by(Site.name)  # noqa: E712

@@ -9,12 +9,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from server import standard
-from server.changes import next_position
 from server.console.access import SiteClock, now
 from server.console.evidence import photos_of
 from server.console.lookups import field_staff, staff_names
-from server.db import is_sqlite, write_transaction
-from server.errors import Conflict, Invalid, NotFound
+from server.errors import Invalid, NotFound
 from server.rectifications import services as rects
 from server.rectifications.tables import Finding, Rectification, RectTransition
 from server.rounds.tables import Visit
@@ -110,19 +108,6 @@ async def act(clock: SiteClock, user: Staff, rect_id: Any, action: str, *, assig
     return outcome
 
 
-def _locked(query: Any) -> Any:
-    return query if is_sqlite() else query.lock_rows()
-
-
-async def _append_step(rect: Rectification, user: Staff, action: str, note: str, at: datetime) -> None:
-    position = await RectTransition.count().where(RectTransition.rectification == rect.id) + 1
-    await RectTransition.insert(RectTransition(
-        rectification=rect.id, action=action, outcome="applied", from_state=rect.state, to_state=rect.state,
-        actor=user.id, assignee=rect.assignee, note=note, photos=[], at=at, device_at=at, source="console",
-        position=position,
-    ))
-
-
 def parse_local(clock: SiteClock, text: str) -> datetime:
     """A datetime-local form value ("2026-11-27T14:30") in the site's time zone, as UTC."""
     try:
@@ -139,26 +124,7 @@ async def change_deadline(clock: SiteClock, user: Staff, rect_id: Any, due_text:
     reason = _clean_note(reason)
     if not reason:
         raise Invalid("请填写调整期限的原因 / give the reason for the new deadline", code="reason_required")
-    due = parse_local(clock, due_text)
-    at = now()
-    async with write_transaction():
-        seq = await next_position()
-        rect = await _locked(Rectification.objects().where(
-            (Rectification.id == rect_id) & (Rectification.site == clock.site.id))).first()
-        if rect is None:
-            raise NotFound("没有这条整改 / no such rectification")
-        if rect.state == "verified":
-            raise Conflict("已验收的整改不能调整期限 / a verified rectification keeps its deadline", code="stale",
-                           state=rect.state)
-        old = clock.local(rect.due_at).strftime("%Y-%m-%d %H:%M") if rect.due_at else "—"
-        new = clock.local(due).strftime("%Y-%m-%d %H:%M")
-        await Rectification.update({
-            Rectification.due_at: due, Rectification.due_reason: reason, Rectification.seq: seq,
-            Rectification.updated_at: at, Rectification.overdue_flagged: due < at,
-        }).where(Rectification.id == rect.id)
-        await _append_step(rect, user, "deadline", f"{old} → {new}: {reason}", at)
-        rect.due_at = due
-    return rect
+    return await rects.change_deadline(user, clock.site.id, rect_id, parse_local(clock, due_text), reason)
 
 
 async def record_followup(clock: SiteClock, user: Staff, rect_id: Any, outcome: str) -> Rectification:
@@ -166,33 +132,12 @@ async def record_followup(clock: SiteClock, user: Staff, rect_id: Any, outcome: 
     outcome = _clean_note(outcome)
     if not outcome:
         raise Invalid("请填写回访结果 / write what the resident said", code="reason_required")
-    at = now()
-    async with write_transaction():
-        seq = await next_position()
-        rect = await _locked(Rectification.objects().where(
-            (Rectification.id == rect_id) & (Rectification.site == clock.site.id))).first()
-        if rect is None:
-            raise NotFound("没有这条整改 / no such rectification")
-        if rect.state != "verified":
-            raise Conflict("验收后才能回访 / follow up once the work is verified", code="stale", state=rect.state)
-        if rect.followup_at is not None:
-            raise Conflict("已经回访过 / already followed up", code="duplicate", state=rect.state)
-        await Rectification.update({
-            Rectification.followup_at: at, Rectification.followup_outcome: outcome[:200], Rectification.seq: seq,
-            Rectification.updated_at: at,
-        }).where(Rectification.id == rect.id)
-        await _append_step(rect, user, "followup", outcome, at)
-        rect.followup_at = at
-    return rect
+    return await rects.record_followup(user, clock.site.id, rect_id, outcome)
 
 
 async def mark_reviewed(clock: SiteClock, finding_id: Any) -> None:
     """A supervisor has looked at this finding's evidence (it leaves the Today review list)."""
-    async with write_transaction():
-        rows = await Finding.update({Finding.reviewed: True}).where(
-            (Finding.id == finding_id) & (Finding.site == clock.site.id)).returning(Finding.id)
-    if not rows:
-        raise NotFound("没有这条发现 / no such finding")
+    await rects.mark_reviewed(clock.site.id, finding_id)
 
 
 async def open_request(clock: SiteClock, user: Staff, *, category: str, severity: str, unit: str, contact: str,

@@ -29,6 +29,7 @@ from server.notify import dispatch, links, wecom
 from server.notify.inbox import Draft, active_staff, dedup_key, json_value, language_of, store, supervisors_of
 from server.notify.messages import digest_text, local_time, rect_text, slot_text
 from server.notify.tables import DigestItem, Notification
+from server.rectifications import services as rectifications
 from server.rectifications.tables import Rectification, RectTransition
 from server.rounds import schedule
 from server.rounds.tables import PatrolSlot, RoundTemplate
@@ -311,8 +312,5 @@ async def check_deadlines(at: datetime | None = None) -> dict[str, int]:
         counts[kind] += len(await store(_rect_drafts(people, kind, key, rect, site)))
         if kind == "overdue":
             await wecom.enqueue(site, key, _wecom_rect("overdue", rect, site, "", assignee))
-            # overdue_flagged is not in what phones pull, so the row's seq stays.
-            async with write_transaction():
-                await Rectification.update({Rectification.overdue_flagged: True}).where(
-                    (Rectification.id == rect.id) & (Rectification.due_at == rect.due_at))
+            await rectifications.flag_overdue(rect.id, rect.due_at)
     return counts

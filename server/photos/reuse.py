@@ -12,8 +12,6 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from server.photos.tables import Photo, PhotoRef
-from server.rectifications.tables import Finding
-from server.rounds.tables import Visit
 
 REUSE_MAX_DISTANCE = 3
 QUARTER_COLUMNS = (Photo.phash_q1, Photo.phash_q2, Photo.phash_q3, Photo.phash_q4)
@@ -47,32 +45,16 @@ class _Occasions:
     """What round or rectification a reference belongs to; refs sharing one are the same occasion.
 
     A visit belongs to its round; a finding to its rectification (same id) and
-    to the round it was reported in; an "after" photo to its rectification.
-    Ids the reference does not carry are looked up once and cached.
+    to the round it was reported in; an "after" photo to its rectification. The
+    round is on the reference itself (PhotoRef.round_id, set by whoever links it),
+    so photos never read the records of the domains that reference them.
     """
-
-    def __init__(self) -> None:
-        self._rounds: dict[tuple[str, Any], Any] = {}
-
-    async def _round_of(self, record_type: str, record_id: Any) -> Any:
-        key = (record_type, record_id)
-        if key not in self._rounds:
-            round_id = None
-            if record_type == "visit":
-                row = await Visit.select(Visit.round).where(Visit.id == record_id).first()
-                round_id = row["round"] if row else None
-            elif record_type == "finding":
-                row = await Finding.select(Finding.visit.round).where(Finding.id == record_id).first()
-                round_id = row["visit.round"] if row else None
-            self._rounds[key] = round_id
-        return self._rounds[key]
 
     async def keys(self, ref: dict[str, Any]) -> set[tuple[str, str]]:
         kind = "rect" if ref["record_type"] in ("finding", "rect_after") else ref["record_type"]
         keys = {(kind, str(ref["record_id"]))}
-        round_id = ref["round_id"] or await self._round_of(ref["record_type"], ref["record_id"])
-        if round_id is not None:
-            keys.add(("round", str(round_id)))
+        if ref["round_id"] is not None:
+            keys.add(("round", str(ref["round_id"])))
         return keys
 
     async def same(self, a: dict[str, Any], b: dict[str, Any]) -> bool:

@@ -18,18 +18,16 @@ from server.db import write_transaction
 from server.errors import Invalid, NotFound, TooLarge, Unprocessable, UnsupportedType
 from server.photos import processing, storage
 from server.photos.reuse import flag_reuse, quarters
+from server import events
+from server.photos.links import PhotoLinks, write_links
 from server.photos.tables import Photo, PhotoRef
-from server.rectifications.tables import Rectification
-from server.rounds.tables import Visit
 from server.settings import get_settings
-from server.staff.services import require_site
+from server.staff.services import site_ids_of
 from server.staff.tables import Staff
 
 # Record types a photo can belong to; a finding's photos and a fix's "after"
 # photos both count against the rectification (whose id is the finding's id).
 RECORD_TYPES = ("visit", "finding", "rect_after", "transition")
-# Which references make up the photos_missing count of each kind of record.
-_COUNTED = {Visit: ("visit",), Rectification: ("finding", "rect_after")}
 
 
 async def missing_of(shas: Iterable[str]) -> list[str]:
@@ -42,9 +40,15 @@ async def missing_of(shas: Iterable[str]) -> list[str]:
     return [s for s in wanted if s not in have]
 
 
+async def present_of(shas: Iterable[str]) -> set[str]:
+    """The photos among `shas` the server has received."""
+    wanted = list(dict.fromkeys(shas))
+    return {s for s in wanted if s not in await missing_of(wanted)} if wanted else set()
+
+
 async def link_photos(site_id: Any, record_type: str, record_id: Any, shas: Iterable[str],
                       round_id: Any = None) -> list[str]:
-    """Record that a record references these photos; returns those not uploaded yet.
+    """Record that one record references these photos; returns those not uploaded yet.
 
     Call inside the write transaction that creates the record. Pass `round_id`
     for a visit, and for a finding reported during a round, so the reuse check
@@ -58,43 +62,30 @@ async def link_photos(site_id: Any, record_type: str, record_id: Any, shas: Iter
     # arrives while this record is being written is either seen here (not
     # missing) or sees this reference (and counts it as arrived), never neither.
     await next_position()
-    await PhotoRef.insert(*[
-        PhotoRef(sha256=s, site=site_id, record_type=record_type, record_id=record_id, round_id=round_id)
-        for s in shas
-    ])
-    missing = await missing_of(shas)
-    if len(missing) < len(shas):
-        refs = await PhotoRef.select().where(
-            (PhotoRef.record_type == record_type) & (PhotoRef.record_id == record_id)
-            & PhotoRef.sha256.is_in([s for s in shas if s not in missing])
-        )
-        await flag_reuse(refs)
+    links = PhotoLinks()
+    present = await present_of(shas)
+    missing = links.link(present, site_id, record_type, record_id, shas, round_id)
+    await write_links(links, present)
     return missing
 
 
-async def _count_missing(record_types: tuple[str, ...], record_id: Any) -> int:
+async def count_missing(record_types: tuple[str, ...], record_id: Any) -> int:
+    """How many photos a record references (by these kinds of reference) that have not arrived."""
     rows = await PhotoRef.select(PhotoRef.sha256).where(
         PhotoRef.record_type.is_in(list(record_types)) & (PhotoRef.record_id == record_id))
     return len(await missing_of(r["sha256"] for r in rows))
 
 
-async def photo_arrived(sha256: str, seq: int | None = None) -> None:
-    """A photo was stored: settle the photos_missing of every record referencing it, check reuse.
+async def photo_arrived(sha256: str, seq: int) -> None:
+    """A photo was stored: the records naming it count their missing photos again (by event), reuse is checked.
 
-    Call inside the write transaction that inserted the Photo row. The count is
-    recomputed from the references rather than decremented, so it stays right
-    whatever order references and photos came in. A rectification whose count
-    changes gets a new `seq` so phones pull it.
+    Call inside the write transaction that inserted the Photo row. The rounds and
+    rectifications domains subscribe to `PhotoArrived` (server/wiring.py) and
+    recompute their records' photos_missing from the references rather than
+    decrementing it, so it stays right whatever order references and photos came in.
     """
     refs = await PhotoRef.select().where(PhotoRef.sha256 == sha256)
-    for table, types in _COUNTED.items():
-        for record_id in dict.fromkeys(r["record_id"] for r in refs if r["record_type"] in types):
-            missing = await _count_missing(types, record_id)
-            values: dict[Any, Any] = {table.photos_missing: missing}
-            if table is Rectification:
-                seq = seq if seq is not None else await next_position()
-                values[Rectification.seq] = seq
-            await table.update(values).where((table.id == record_id) & (table.photos_missing != missing))
+    await events.deliver(events.PhotoArrived(sha256=sha256, seq=seq, refs=refs))
     await flag_reuse(refs)
 
 
@@ -191,14 +182,7 @@ async def readable_copy(user: Staff, sha256: str, size: str) -> bytes:
         raise NotFound("没有这张照片 / no such photo")
     sites = list(dict.fromkeys(r["site"] for r in
                                await PhotoRef.select(PhotoRef.site).where(PhotoRef.sha256 == sha256)))
-    allowed = not sites and photo["uploader"] == user.id
-    for site_id in sites:
-        try:
-            await require_site(user, site_id)
-        except NotFound:
-            continue
-        allowed = True
-        break
+    allowed = bool(await site_ids_of(user.id, sites)) if sites else photo["uploader"] == user.id
     data = await anyio.to_thread.run_sync(storage.read_copy, sha256, size) if allowed else None
     if data is None:
         raise NotFound("没有这张照片 / no such photo")

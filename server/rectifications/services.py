@@ -1,68 +1,49 @@
-"""The rectification log (整改记录): opening rectifications and the one state machine.
+"""The rectification log (整改记录): each step decided once (decide.py), written once (writer.py).
 
-Public API (used by sync/ and by the supervisor console; keep signatures stable):
+Public API (used by sync/, the supervisor console and the scheduler):
 
-- ``next_state(state, action) -> str | None``: the state machine of shared/SYNC.md
-  as a pure function (None: the action is not valid in this state, a conflict).
-- ``deadline_for(site_id, category, severity, start) -> (sla_code, due_at, reason)``.
-- ``report_finding(actor, finding_id, site_id, category, severity, ...) -> FindingOutcome``:
-  a finding from the field, opening the rectification with ``id = finding_id``.
-- ``open_reception(actor, site_id, category, severity, ...) -> Rectification``: a
-  resident's repair request or complaint logged by a supervisor.
+- ``load(world, rect_ids, assignee_ids)``: read what deciding steps on these rectifications needs.
+- ``report_finding(actor, finding_id, site_id, category, severity, ...) -> FindingOutcome``.
+- ``open_reception(actor, site_id, category, severity, ...) -> Rectification``.
 - ``transition(rect_id, actor, action, ...) -> TransitionOutcome``: one step, applied
   or kept in the history as a conflict, in receipt order.
+- ``change_deadline``, ``record_followup``, ``mark_reviewed``, ``flag_overdue``: the console's and
+  the scheduler's steps.
 
-Every write joins the caller's transaction when there is one (the sync push runs a
-batch in one transaction). Notification hooks run after the commit: when the caller
-owns the transaction, they come back in ``outcome.events`` for the caller to run
-(``run_events``) once it has committed.
+Each is a batch of one: a world read for the one record, the domain's decision,
+its writer. Every write joins the caller's transaction when there is one (the sync
+push). Events (server/events.py) are published after the commit: when the caller
+owns the transaction, they come back in ``outcome.events`` for it to publish.
 """
 
 from __future__ import annotations
 
-import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable, Iterable
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable
 
-from server import standard
+from server import events, standard
+from server.bulk import select_in
 from server.changes import next_position
-from server.db import engine, is_sqlite, write_transaction
-from server.errors import Invalid, NotFound
-from server.notify import events
-from server.photos.services import link_photos
-from server.rounds.services import loaded
+from server.db import engine, write_transaction
+from server.decisions import CheckpointInfo, Outcome, ServerClock, World
+from server.errors import NotFound
+from server.photos.links import PhotoLinks, write_links
+from server.photos.services import present_of
+from server.rectifications import writer
+from server.rectifications.decide import (  # noqa: F401 - re-exported: callers name them from here
+    ACTIONS, MEMBER_ROLES, SEVERITIES, STATES, RectRows, decide_deadline, decide_finding, decide_followup,
+    decide_reception, decide_transition, next_state, sla_deadline,
+)
 from server.rectifications.tables import Finding, Rectification, RectTransition
+from server.rounds.tables import Visit
 from server.sites.services import figure
-from server.sites.tables import Site
-from server.staff.services import require_site
-from server.staff.tables import FIELD_ROLES, SUPERVISOR_ROLES, Staff, StaffSite
+from server.sites.tables import Checkpoint, Site, SiteFigure, Zone
+from server.staff.services import is_active_field_member, site_ids_of  # noqa: F401 - re-exported
+from server.staff.tables import Staff
 
-log = logging.getLogger("xunjian.rectifications")
-
-STATES = ("open", "assigned", "in_progress", "fixed", "reopened", "verified")
-ACTIONS = ("assign", "start", "fix", "verify", "reopen", "comment")
-SEVERITIES = ("emergency", "normal")
-MEMBER_ROLES = FIELD_ROLES + SUPERVISOR_ROLES
-
-# shared/SYNC.md, "Rectification state machine": (state, action) -> new state.
-_MACHINE: dict[tuple[str, str], str] = {
-    ("open", "assign"): "assigned", ("open", "start"): "in_progress", ("open", "fix"): "fixed",
-    ("assigned", "assign"): "assigned", ("assigned", "start"): "in_progress", ("assigned", "fix"): "fixed",
-    ("in_progress", "assign"): "assigned", ("in_progress", "fix"): "fixed",
-    ("fixed", "verify"): "verified", ("fixed", "reopen"): "reopened",
-    ("reopened", "assign"): "assigned", ("reopened", "start"): "in_progress", ("reopened", "fix"): "fixed",
-}
-
-Event = Callable[[], Awaitable[None]]
-
-
-def next_state(state: str, action: str) -> str | None:
-    """The state after `action`, or None when the action is a conflict in `state` (comment never moves it)."""
-    if action == "comment":
-        return state
-    return _MACHINE.get((state, action))
+EMPTY_TIME = timedelta(0)
 
 
 def now() -> datetime:
@@ -76,7 +57,7 @@ class TransitionOutcome:
     rectification: Rectification
     transition_id: uuid.UUID
     missing_photos: list[str] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)  # hooks still to run after the caller commits
+    events: list[Any] = field(default_factory=list)  # still to publish after the caller commits
 
 
 @dataclass
@@ -84,21 +65,58 @@ class FindingOutcome:
     finding: Finding
     rectification: Rectification
     missing_photos: list[str] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
+    events: list[Any] = field(default_factory=list)
 
 
-async def run_events(pending: Iterable[Event]) -> None:
-    """Run notification hooks after a commit; a failing hook is logged, never raised."""
-    for hook in pending:
-        try:
-            await hook()
-        except Exception:  # noqa: BLE001 - a notification must never fail the write it reports
-            log.exception("notification hook failed")
+async def load(world: World, rect_ids: Iterable[Any], assignee_ids: Iterable[Any] = ()) -> None:
+    """Read the rectifications (with their history's length) and the assignees these steps name into `world`."""
+    rect_ids = [i for i in dict.fromkeys(rect_ids) if i is not None and i not in world.rects]
+    if rect_ids:
+        for row in await Rectification.select().where(Rectification.id.is_in(rect_ids)).output(load_json=True):
+            world.rects[row["id"]] = row
+            world.positions[row["id"]] = 0
+        for row in await select_in(RectTransition, ("rectification",), "rectification", list(world.rects)):
+            if row["rectification"] in rect_ids:
+                world.positions[row["rectification"]] += 1
+        lacking = {r["site"] for r in world.rects.values() if r is not None} - set(world.sites)
+        if lacking:
+            world.sites.update({s.id: s for s in await Site.objects().where(Site.id.is_in(list(lacking)))})
+    assignee_ids = [i for i in dict.fromkeys(assignee_ids) if i is not None and i not in world.staff]
+    if assignee_ids:
+        for person in await Staff.objects().where(Staff.id.is_in(assignee_ids)):
+            world.staff[person.id] = person
+            world.staff_sites[person.id] = set(await site_ids_of(person.id))
 
 
-def _locked(query: Any) -> Any:
-    # SQLite has one writer at a time (IMMEDIATE); PostgreSQL needs the row lock.
-    return query if is_sqlite() else query.lock_rows()
+async def _world(actor: Staff, at: datetime, device_at: datetime | None = None, skew_flag: bool = False) -> World:
+    """The world of one step on the server: the actor's sites, the change position, this moment."""
+    seq = await next_position()  # taken first: it also orders concurrent writers on PostgreSQL
+    skew = at - device_at if device_at is not None else None
+    return World(user=actor, site_ids=set(await site_ids_of(actor.id)),
+                 clock=ServerClock(received_at=now(), skew=skew, flagged=skew_flag), seq=seq)
+
+
+async def _site_world(world: World, site_id: Any) -> None:
+    """The site row and its figures (a new rectification's deadline)."""
+    if site_id not in world.sites:
+        site = await Site.objects().where(Site.id == site_id).first()
+        if site is not None:
+            world.sites[site_id] = site
+    for row in await select_in(SiteFigure, ("site", "code", "value"), "site", [site_id]):
+        world.figures[(row["site"], row["code"])] = float(row["value"])
+
+
+async def _write(world: World, rows: RectRows, links: PhotoLinks) -> None:
+    await writer.write_rects(rows)
+    await write_links(links, world.photos)
+
+
+async def _finish(outer: bool, pending: list[Any]) -> list[Any]:
+    """Publish now when this call owned the transaction (it has committed); else hand the events back."""
+    if not outer:
+        await events.publish(*pending)
+        return []
+    return pending
 
 
 async def deadline_for(site_id: Any, category: str, severity: str, start: datetime) -> tuple[str, datetime, str]:
@@ -111,35 +129,6 @@ async def deadline_for(site_id: Any, category: str, severity: str, start: dateti
     return code, due, reason
 
 
-def sla_deadline(code: str, minutes: float, start: datetime, timezone: str, level: int) -> tuple[datetime, str]:
-    """The deadline of a clock started at `start` under the site's own figure, and why (pure)."""
-    due = standard.due_at(code, minutes, start, timezone)
-    row = standard.deadline_row(code)
-    reason = f"{row['zh']} / {row['en']}: {minutes:g} min ({standard.standard()['levels'][str(level)]['zh']})"
-    return due, reason
-
-
-async def _new_rectification(*, rect_id: uuid.UUID, site_id: Any, category: str, severity: str, source: str,
-                             note: str, start: datetime, finding_id: Any = None, photos_before: list[str] | None = None,
-                             resident_unit: str = "", resident_contact: str = "") -> Rectification:
-    code, due, reason = await deadline_for(site_id, category, severity, start)
-    rect = Rectification(
-        id=rect_id, site=site_id, finding=finding_id, source=source, category=category, severity=severity,
-        state="open", sla_code=code, due_at=due, due_reason=reason, note=note,
-        photos_before=photos_before or [], photos_after=[], resident_unit=resident_unit,
-        resident_contact=resident_contact, created_at=start, updated_at=now(), seq=await next_position(),
-    )
-    await rect.save()
-    return rect
-
-
-def _check_category(category: str, severity: str) -> None:
-    if category not in standard.category_codes():
-        raise Invalid(f"未知的问题类别 / unknown category: {category}")
-    if severity not in SEVERITIES:
-        raise Invalid(f"未知的紧急程度 / unknown severity: {severity}")
-
-
 async def report_finding(
     actor: Staff, finding_id: uuid.UUID, site_id: Any, category: str, severity: str, *,
     checkpoint_id: Any = None, zone_id: Any = None, visit_id: Any = None, note: str = "",
@@ -147,37 +136,41 @@ async def report_finding(
     at: datetime | None = None, device_at: datetime | None = None, skew_flag: bool = False,
     round_id: Any = None,
 ) -> FindingOutcome:
-    """Record a finding and open its rectification (same id) with the site's deadline.
+    """Record a finding and open its rectification (same id) with the site's deadline; `at` starts the clock.
 
-    The caller has checked that the ids exist in the actor's sites; `at` is the
-    corrected report time, which starts the SLA clock.
+    `round_id`: the round it was reported during, when no visit names it (the reuse check's occasion).
     """
-    _check_category(category, severity)
-    await require_site(actor, site_id)
     at = at or now()
     shas = list(dict.fromkeys(photos))
+    data = {"finding_id": finding_id, "site_id": site_id, "category": category, "severity": severity, "note": note,
+            "photos": shas, "lat": lat, "lng": lng}
+    for name, value in (("checkpoint_id", checkpoint_id), ("zone_id", zone_id), ("visit_id", visit_id),
+                        ("round_id", round_id)):
+        if value is not None:
+            data[name] = value
     outer = engine().transaction_exists()
     async with write_transaction():
-        finding = Finding(
-            id=finding_id, site=site_id, category=category, severity=severity, checkpoint=checkpoint_id,
-            zone=zone_id, visit=visit_id, note=note, photos=shas, lat=lat, lng=lng, reporter=actor.id,
-            reported_at=at, reported_device_at=device_at or at, skew_flag=skew_flag,
-        )
-        await finding.save()
-        missing = await link_photos(site_id, "finding", finding_id, shas, round_id)
-        rect = await _new_rectification(
-            rect_id=finding_id, site_id=site_id, category=category, severity=severity, source="field",
-            note=note, start=at, finding_id=finding_id, photos_before=shas,
-        )
-        if missing:
-            rect.photos_missing = len(missing)
-            await Rectification.update({Rectification.photos_missing: len(missing)}).where(
-                Rectification.id == rect.id)
-    pending: list[Event] = [lambda: events.finding_reported(finding, rect)]
-    if not outer:
-        await run_events(pending)
-        pending = []
-    return FindingOutcome(finding=finding, rectification=rect, missing_photos=missing, events=pending)
+        world = await _world(actor, at, device_at or at, skew_flag)
+        if site_id in world.site_ids:
+            await _site_world(world, site_id)
+        if checkpoint_id is not None:
+            for row in await select_in(Checkpoint, ("id", "site", "qr_hash", "code_hash"), "id", [checkpoint_id]):
+                world.checkpoints[row["id"]] = CheckpointInfo(**row) if row["site"] in world.site_ids else None
+        if zone_id is not None:
+            world.zones.update({r["id"]: r["site"] for r in await select_in(Zone, ("id", "site"), "id", [zone_id])})
+        if visit_id is not None:
+            world.visits.update({r["id"]: (r["site"], r["round"])
+                                 for r in await select_in(Visit, ("id", "site", "round"), "id", [visit_id])})
+        world.taken.update(r["id"] for r in await select_in(Rectification, ("id",), "id", [finding_id]))
+        world.taken.update(r["id"] for r in await select_in(Finding, ("id",), "id", [finding_id]))
+        world.photos = await present_of(shas)
+        rows, links = RectRows(), PhotoLinks()
+        outcome: Outcome = decide_finding(world, rows, links, data, device_at or at)
+        await _write(world, rows, links)
+    finding, rect = rows.reported[0]
+    pending = await _finish(outer, [events.FindingsReported([(finding, rect)])])
+    return FindingOutcome(finding=Finding(**finding), rectification=Rectification(**rect),
+                          missing_photos=outcome.missing_photos, events=pending)
 
 
 async def open_reception(
@@ -185,45 +178,15 @@ async def open_reception(
     resident_unit: str = "", resident_contact: str = "", at: datetime | None = None,
 ) -> Rectification:
     """A resident's repair request or complaint logged at reception (supervisors only)."""
-    _check_category(category, severity)
-    await require_site(actor, site_id, SUPERVISOR_ROLES)
     at = at or now()
     async with write_transaction():
-        rect = await _new_rectification(
-            rect_id=uuid.uuid4(), site_id=site_id, category=category, severity=severity, source="reception",
-            note=note, start=at, resident_unit=resident_unit, resident_contact=resident_contact,
-        )
-        await RectTransition.insert(RectTransition(
-            rectification=rect.id, action="open", outcome="applied", from_state="", to_state="open",
-            actor=actor.id, note=note, at=at, device_at=at, source="console", position=1,
-        ))
-    return rect
-
-
-async def is_active_field_member(staff_id: Any, site_id: Any) -> bool:
-    """Whether this person may be assigned work on this site (active field staff of the site)."""
-    staff = await Staff.objects().where(Staff.id == staff_id).first()
-    if staff is None or not staff.active or staff.role not in FIELD_ROLES:
-        return False
-    return await StaffSite.exists().where((StaffSite.staff == staff_id) & (StaffSite.site == site_id))
-
-
-async def _judge(rect: Rectification, actor: Staff, action: str, assignee_id: Any, photos: list[str]) -> None:
-    """Role rules and required data (shared/SYNC.md); raises NotFound, Forbidden or Invalid."""
-    if action not in ACTIONS:
-        raise Invalid(f"未知的操作 / unknown action: {action}")
-    if action in ("assign", "verify", "reopen"):
-        await require_site(actor, rect.site, SUPERVISOR_ROLES)
-    elif action in ("start", "fix") and rect.assignee is not None and rect.assignee != actor.id:
-        # Someone else holds the work: only supervisors may step in (e.g. at reception).
-        await require_site(actor, rect.site, SUPERVISOR_ROLES)
-    else:
-        await require_site(actor, rect.site, MEMBER_ROLES)
-    if action == "fix" and not photos:
-        raise Invalid("完成整改需要至少一张照片 / a fix needs at least one photo", code="photo_required")
-    if action == "assign" and (assignee_id is None or not await is_active_field_member(assignee_id, rect.site)):
-        raise Invalid("只能指派给本小区在职的一线员工 / assign to active field staff of this site",
-                      code="bad_assignee")
+        world = await _world(actor, at)
+        await _site_world(world, site_id)
+        rows = RectRows()
+        rect = decide_reception(world, rows, site_id, category, severity, note=note, resident_unit=resident_unit,
+                                resident_contact=resident_contact, at=at)
+        await _write(world, rows, PhotoLinks())
+    return Rectification(**rect)
 
 
 async def transition(
@@ -231,71 +194,63 @@ async def transition(
     photos: Iterable[str] = (), at: datetime | None = None, device_at: datetime | None = None,
     op_id: Any = None, source: str = "phone", skew_flag: bool = False,
 ) -> TransitionOutcome:
-    """One step of the state machine, applied or recorded as a conflict, in receipt order.
+    """One step of the state machine, applied or recorded as a conflict, in receipt order (see decide.py).
 
-    Judged in the contract's order: not_found (NotFound), forbidden (Forbidden),
-    photo_required / bad_assignee (Invalid with that code), then conflict (kept in
-    the history, returned with status "conflict" and the current state), else applied.
     `at` is the corrected time of the action (default: now).
     """
     at = at or now()
     shas = list(dict.fromkeys(photos))
     outer = engine().transaction_exists()
     async with write_transaction():
-        seq = await next_position()  # taken first: it also orders concurrent writers on PostgreSQL
-        rect = await _locked(Rectification.objects().where(Rectification.id == rect_id)).first()
-        if rect is None:
-            raise NotFound("没有这条整改 / no such rectification")
-        await _judge(rect, actor, action, assignee_id, shas)
-        before = rect.state
-        after = next_state(before, action)
-        position = await RectTransition.count().where(RectTransition.rectification == rect.id) + 1
-        transition_id = uuid.uuid4()
-        status = "applied" if after is not None else "conflict"
-        values: dict[Any, Any] = {Rectification.seq: seq, Rectification.updated_at: now()}
-        pending: list[Event] = []
-        missing: list[str] = []
-        new_assignee = rect.assignee
-        if status == "applied":
-            if action == "assign":
-                new_assignee = assignee_id
-                pending.append(lambda: events.rectification_assigned(rect))
-            elif action in ("start", "fix") and rect.assignee is None:
-                new_assignee = actor.id  # whoever takes unassigned work becomes its assignee
-            if action == "start" and rect.started_at is None:
-                values[Rectification.started_at] = at  # arrival on site stops the emergency clock
-            if action == "fix":
-                values[Rectification.fixed_at] = at
-                values[Rectification.photos_after] = list(dict.fromkeys([*loaded(rect.photos_after), *shas]))
-                missing = await link_photos(rect.site, "rect_after", rect.id, shas)
-                if missing:
-                    values[Rectification.photos_missing] = rect.photos_missing + len(missing)
-            elif shas:
-                missing = await link_photos(rect.site, "transition", transition_id, shas)
-            if action == "verify":
-                values[Rectification.verified_at] = at
-            if action == "reopen":
-                values[Rectification.fixed_at] = None
-                pending.append(lambda: events.rectification_reopened(rect))
-            values[Rectification.state] = after
-            values[Rectification.assignee] = new_assignee
-        elif shas:
-            # A conflicting step keeps its evidence in the history too.
-            missing = await link_photos(rect.site, "transition", transition_id, shas)
-        await Rectification.update(values).where(Rectification.id == rect.id)
-        await RectTransition.insert(RectTransition(
-            id=transition_id, rectification=rect.id, action=action, outcome=status, from_state=before,
-            to_state=after if after is not None else before, actor=actor.id,
-            assignee=assignee_id if action == "assign" else new_assignee, note=note, photos=shas, at=at,
-            device_at=device_at, op_id=op_id, source=source, position=position, skew_flag=skew_flag,
-        ))
-        for column, value in values.items():
-            setattr(rect, column._meta.name, value)
-    if not outer:
-        await run_events(pending)
-        pending = []
-    return TransitionOutcome(status=status, state=rect.state, rectification=rect, transition_id=transition_id,
-                             missing_photos=missing, events=pending)
+        world = await _world(actor, at, device_at or at, skew_flag)
+        await load(world, [rect_id], [assignee_id])
+        world.photos = await present_of(shas)
+        rows, links = RectRows(), PhotoLinks()
+        data = {"rect_id": rect_id, "action": action, "assignee_id": assignee_id, "note": note, "photos": shas}
+        outcome = decide_transition(world, rows, links, data, device_at or at, op_id=op_id, source=source)
+        await _write(world, rows, links)
+    rect = world.rects[rect_id]
+    pending = await _finish(outer, rows.events)
+    return TransitionOutcome(status=outcome.status, state=outcome.state, rectification=Rectification(**rect),
+                             transition_id=rows.transitions[-1]["id"], missing_photos=outcome.missing_photos,
+                             events=pending)
+
+
+async def change_deadline(actor: Staff, site_id: Any, rect_id: Any, due: datetime, reason: str) -> Rectification:
+    """A new deadline with its reason; the history keeps the old one. Not once verified."""
+    at = now()
+    async with write_transaction():
+        world = await _world(actor, at)
+        await load(world, [rect_id])
+        rows = RectRows()
+        rect = decide_deadline(world, rows, rect_id, site_id, due, reason, at)
+        await _write(world, rows, PhotoLinks())
+    return Rectification(**rect)
+
+
+async def record_followup(actor: Staff, site_id: Any, rect_id: Any, outcome: str) -> Rectification:
+    """The follow-up call (回访) to the resident after a verified repair or complaint; once."""
+    at = now()
+    async with write_transaction():
+        world = await _world(actor, at)
+        await load(world, [rect_id])
+        rows = RectRows()
+        rect = decide_followup(world, rows, rect_id, site_id, outcome, at)
+        await _write(world, rows, PhotoLinks())
+    return Rectification(**rect)
+
+
+async def mark_reviewed(site_id: Any, finding_id: Any) -> None:
+    """A supervisor has looked at this finding's evidence (it leaves the Today review list)."""
+    async with write_transaction():
+        if not await writer.mark_reviewed([finding_id], site_id):
+            raise NotFound("没有这条发现 / no such finding")
+
+
+async def flag_overdue(rect_id: Any, due_at: datetime) -> None:
+    """The scheduler announced this deadline as passed."""
+    async with write_transaction():
+        await writer.flag_overdue(rect_id, due_at)
 
 
 async def history(rect_id: Any) -> list[RectTransition]:

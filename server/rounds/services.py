@@ -7,15 +7,14 @@ Public API (used by sync/, the console and the scheduler; keep signatures stable
 - ``slot_id(template_id, window_start) -> UUID``: slots have deterministic ids, so
   materialising the same window twice, even from two processes, makes one row.
 - ``materialise_slots(site, templates, days) -> int``: create the missing slot rows.
-- ``settle_round(round_id, finished_at) -> PatrolSlot | None``: a finished round
-  settles the earliest open slot of its template as done (finished within the window)
-  or late (within ``slot_grace_minutes`` after it).
+- finishing a round settles its slot (server/rounds/settle.py, by the window rule of
+  server/rounds/schedule.py), a single finish as a batch of one.
 - ``settle_missed_slots(now) -> [PatrolSlot]``: slots with no round once window +
   grace has passed become missed; idempotent, safe when run twice at once; calls the
   ``slot_missed`` hook for each newly missed slot after the commit.
 - ``due_for(user, now) -> [dict]``: pull's ``due[]`` (today and tomorrow, site time).
-- ``start_round``, ``record_visit``, ``finish_round``: the inspection log writers
-  (sync/ judges the op first).
+- ``start_round``, ``record_visit``, ``finish_round``: one op as a batch of one, decided by
+  server/rounds/decide.py and written by server/rounds/writer.py like a sync push's.
 
 Which templates have slots: frequency periods "hours" (every N hours inside the
 daily window) and "day" (the daily window split into `times` equal parts) give
@@ -31,16 +30,23 @@ import uuid
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable
 
+from server import events
+from server.bulk import select_in
+from server.changes import next_position
 from server.db import write_transaction
-from server.notify import events
-from server.photos.services import link_photos
 from server.rounds import schedule
+from server.decisions import CheckpointInfo, RoundState, ServerClock, World
+from server.photos.links import PhotoLinks, write_links
+from server.photos.services import present_of
+from server.rounds.decide import RoundRows, decide_finish, decide_round_start, decide_visit
+from server.rounds.writer import write_rounds
 from server.rounds.schedule import (  # noqa: F401 - re-exported: callers name them from here
     frequency_of, grace, is_scheduled, loaded, local_day, slot_id, slot_windows,
 )
-from server.rounds.tables import CheckAnswer, PatrolSlot, Round, RoundTemplate, Visit
+from server.rounds.tables import PatrolSlot, Round, RoundTemplate, TemplateItem, Visit
 from server.sites.tables import Site
-from server.staff.tables import Staff, StaffSite
+from server.staff.services import site_ids_of
+from server.staff.tables import Staff
 
 log = logging.getLogger("xunjian.rounds")
 
@@ -76,45 +82,6 @@ async def materialise_slots(site: Site, templates: Iterable[Any], days: Iterable
     return len(fresh)
 
 
-async def settle_round(round_id: Any, finished_at: datetime) -> PatrolSlot | None:
-    """Settle the earliest open slot of the round's template that `finished_at` (corrected) falls in, plus grace.
-
-    Done when finished within the window, late when within the grace after it. A
-    slot the scheduler already marked missed is corrected when a round that was
-    offline arrives later showing it was covered.
-    """
-    async with write_transaction():
-        rnd = await Round.objects().where(Round.id == round_id).first()
-        if rnd is None:
-            return None
-        template = await RoundTemplate.objects().where(RoundTemplate.id == rnd.template).first()
-        site = await Site.objects().where(Site.id == rnd.site).first()
-        if template is None or site is None or not is_scheduled(template):
-            return None
-        day = local_day(finished_at, site.timezone)
-        await materialise_slots(site, [template], [day - timedelta(days=1), day])
-        candidates = await PatrolSlot.objects().where(
-            (PatrolSlot.template == template.id) & PatrolSlot.status.is_in(["pending", "missed"])
-            & PatrolSlot.round.is_null() & (PatrolSlot.window_start <= finished_at)
-            & (PatrolSlot.window_end >= finished_at - grace())
-        ).order_by(PatrolSlot.window_start).limit(1)
-        if not candidates:
-            return None
-        slot = candidates[0]
-        status = "done" if finished_at <= slot.window_end else "late"
-        updated = await PatrolSlot.update({
-            PatrolSlot.status: status, PatrolSlot.round: rnd.id, PatrolSlot.staff: rnd.staff,
-            PatrolSlot.settled_at: now(),
-        }).where(
-            (PatrolSlot.id == slot.id) & PatrolSlot.round.is_null()
-        ).returning(PatrolSlot.id)
-        if not updated:
-            return None
-        await Round.update({Round.slot: slot.id}).where(Round.id == rnd.id)
-        slot.status, slot.round, slot.staff = status, rnd.id, rnd.staff
-        return slot
-
-
 async def settle_missed_slots(at: datetime | None = None) -> list[PatrolSlot]:
     """Mark missed every slot whose window + grace passed with no round; returns the newly missed ones.
 
@@ -137,11 +104,7 @@ async def settle_missed_slots(at: datetime | None = None) -> list[PatrolSlot]:
             (PatrolSlot.status == "pending") & PatrolSlot.round.is_null() & (PatrolSlot.window_end < at - grace())
         ).returning(*PatrolSlot.all_columns())
     missed = [PatrolSlot(**row) for row in rows]
-    for slot in missed:
-        try:
-            await events.slot_missed(slot)
-        except Exception:  # noqa: BLE001 - a notification must never undo the settlement
-            log.exception("slot_missed hook failed")
+    await events.publish(*(events.SlotMissed(slot) for slot in missed))
     return missed
 
 
@@ -154,7 +117,7 @@ async def due_for(user: Staff, at: datetime | None = None) -> list[dict[str, Any
     out; an incomplete one carries ``visited`` of ``required`` (SYNC.md v1.1).
     """
     at = at or now()
-    site_ids = [r["site"] for r in await StaffSite.select(StaffSite.site).where(StaffSite.staff == user.id)]
+    site_ids = await site_ids_of(user.id)
     if not site_ids:
         return []
     sites = {s.id: s for s in await Site.objects().where(Site.id.is_in(site_ids) & (Site.active == True))}  # noqa: E712
@@ -196,15 +159,35 @@ async def due_for(user: Staff, at: datetime | None = None) -> list[dict[str, Any
     return due
 
 
+def _world(actor: Staff, site_id: Any, at: datetime, device_at: datetime, skew_seconds: float = 0.0,
+           skew_flag: bool = False) -> World:
+    """The world of one op decided on the server (the caller has judged that it may happen)."""
+    return World(user=actor, site_ids={site_id}, clock=ServerClock(received_at=now(), skew=at - device_at,
+                                                                    flagged=skew_flag), seq=0)
+
+
 async def start_round(round_id: uuid.UUID, template: RoundTemplate, actor: Staff, started_at: datetime,
                       device_at: datetime, skew_seconds: float = 0.0, skew_flag: bool = False) -> Round:
-    """Open a round in the inspection log (times: corrected and as the device said)."""
+    """Open a round in the inspection log (times: corrected and as the device said); a batch of one."""
+    world = _world(actor, template.site, started_at, device_at, skew_seconds, skew_flag)
+    world.templates[template.id] = template
+    rows = RoundRows()
+    decide_round_start(world, rows, PhotoLinks(), {"round_id": round_id, "template_id": template.id,
+                                                    "started_at": device_at})
     async with write_transaction():
-        rnd = Round(id=round_id, template=template.id, site=template.site, staff=actor.id, state="open",
-                    started_at=started_at, started_device_at=device_at, received_at=now(),
-                    skew_seconds=skew_seconds, skew_flag=skew_flag)
-        await rnd.save()
-    return rnd
+        await write_rounds(rows)
+    return Round(**rows.rounds[round_id])
+
+
+async def _round_world(rnd: Round, actor: Staff, at: datetime, device_at: datetime, skew_flag: bool) -> World:
+    world = _world(actor, rnd.site, at, device_at, skew_flag=skew_flag)
+    state = RoundState(id=rnd.id, template=rnd.template, site=rnd.site, staff=rnd.staff, state=rnd.state)
+    state.visited = {r["checkpoint"] for r in await select_in(Visit, ("checkpoint",), "round", [rnd.id])}
+    world.rounds[rnd.id] = state
+    for item in await select_in(TemplateItem, ("template", "checkpoint", "checks"), "template", [rnd.template]):
+        world.checks.setdefault(item["template"], {})[item["checkpoint"]] = {
+            c["id"]: c.get("label_zh", "") for c in loaded(item["checks"]) or []}
+    return world
 
 
 async def record_visit(
@@ -212,32 +195,49 @@ async def record_visit(
     scanned_at: datetime, device_at: datetime, answers: list[dict[str, Any]], photos: list[str],
     lat: float | None = None, lng: float | None = None, accuracy_m: float | None = None, skew_flag: bool = False,
 ) -> tuple[Visit, list[str]]:
-    """A checkpoint visit with its answers; returns it and the photos not uploaded yet."""
+    """A checkpoint visit with its answers; returns it and the photos not uploaded yet (a batch of one).
+
+    `proof_verified` is what the caller found (seeding and imports check the proof elsewhere).
+    """
     shas = list(dict.fromkeys(photos))
     async with write_transaction():
-        visit = Visit(id=visit_id, round=rnd.id, site=rnd.site, checkpoint=checkpoint.id, staff=actor.id,
-                      proof=proof, proof_verified=proof_verified, scanned_at=scanned_at, scanned_device_at=device_at,
-                      received_at=now(), lat=lat, lng=lng, accuracy_m=accuracy_m, photos=shas,
-                      has_problem=any(not a["ok"] for a in answers), skew_flag=skew_flag)
-        await visit.save()
-        if answers:
-            await CheckAnswer.insert(*[CheckAnswer(visit=visit_id, check_id=a["check_id"],
-                                                   label_zh=a.get("label_zh", ""), ok=a["ok"],
-                                                   note=a.get("note", "")) for a in answers])
-        missing = await link_photos(rnd.site, "visit", visit_id, shas, rnd.id)
-        if missing:
-            visit.photos_missing = len(missing)
-            await Visit.update({Visit.photos_missing: len(missing)}).where(Visit.id == visit_id)
-    return visit, missing
+        await next_position()  # orders the references against a photo arriving (photos.services.link_photos)
+        world = await _round_world(rnd, actor, scanned_at, device_at, skew_flag)
+        world.checkpoints[checkpoint.id] = CheckpointInfo(id=checkpoint.id, site=checkpoint.site,
+                                                          qr_hash=checkpoint.qr_hash, code_hash=checkpoint.code_hash)
+        if not world.checks:  # a round without items: its answers are the caller's
+            world.checks[rnd.template] = {checkpoint.id: {a["check_id"]: a.get("label_zh", "") for a in answers}}
+        world.photos = await present_of(shas)
+        rows, links = RoundRows(), PhotoLinks()
+        outcome = decide_visit(world, rows, links, {
+            "visit_id": visit_id, "round_id": rnd.id, "checkpoint_id": checkpoint.id, "proof": proof,
+            "scanned_at": device_at, "lat": lat, "lng": lng, "accuracy_m": accuracy_m, "photos": shas,
+            "answers": [{"check_id": a["check_id"], "ok": a["ok"], "note": a.get("note", "")} for a in answers]})
+        if rows.visits:
+            rows.visits[0]["proof_verified"] = proof_verified
+        await write_rounds(rows)
+        await write_links(links, world.photos)
+    visit = Visit(**rows.visits[0]) if rows.visits else None
+    return visit, outcome.missing_photos  # type: ignore[return-value]
 
 
 async def finish_round(rnd: Round, finished_at: datetime, device_at: datetime, skew_flag: bool = False) -> PatrolSlot | None:
-    """Close a round and settle its patrol slot (by corrected finish time)."""
+    """Close a round and settle its patrol slot (by corrected finish time); a batch of one."""
     async with write_transaction():
-        values: dict[Any, Any] = {Round.state: "finished", Round.finished_at: finished_at,
-                                  Round.finished_device_at: device_at}
-        if skew_flag:
-            values[Round.skew_flag] = True
-        await Round.update(values).where(Round.id == rnd.id)
+        world = await _round_world(rnd, rnd.staff if isinstance(rnd.staff, Staff) else _Actor(rnd.staff),
+                                   finished_at, device_at, skew_flag)
+        rows = RoundRows()
+        decide_finish(world, rows, PhotoLinks(), {"round_id": rnd.id, "finished_at": device_at})
+        slots = await write_rounds(rows)
         rnd.state, rnd.finished_at, rnd.finished_device_at = "finished", finished_at, device_at
-        return await settle_round(rnd.id, finished_at)
+        slot_id = slots.get(rnd.id)
+        return await PatrolSlot.objects().where(PatrolSlot.id == slot_id).first() if slot_id else None
+
+
+class _Actor:
+    """Who finishes a round in a service call: the person who started it."""
+
+    role = ""
+
+    def __init__(self, staff_id: Any) -> None:
+        self.id = staff_id

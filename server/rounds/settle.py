@@ -1,11 +1,11 @@
-"""Settling the patrol slots of many finished rounds at once (a sync push finishing fifty rounds).
+"""Settling the patrol slots of finished rounds: one finish or fifty (a sync push), the same way.
 
-`settle_rounds` gives each round the slot `services.settle_round` would give it
-when called once per round in the same order: the earliest open slot (pending,
-or missed by the scheduler) of its template whose window holds the corrected
-finish time, within the grace after the window; done inside the window, late in
-the grace. It reads the templates, sites and candidate slots once, chooses in
-memory, and writes every choice with one statement.
+For each template the rounds finished, the candidate slots (windows that may
+hold a finish time, read once) are handed to the window rule
+(`server.rounds.schedule.settle`: which window a round settles and with which
+status), in the order the rounds came; every choice is written with one
+statement. A slot another writer settled meanwhile keeps its round (the UPDATE
+only takes unsettled ones).
 """
 
 from __future__ import annotations
@@ -13,13 +13,18 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from server.bulk import executemany, fetch, select_in
-from server.rounds.services import grace, is_scheduled, local_day, materialise_slots, now
-from server.rounds.tables import PatrolSlot, RoundTemplate
+from server.rounds import schedule
+from server.rounds.schedule import grace, is_scheduled, local_day
+from server.rounds.tables import PatrolSlot, RoundTemplate, TemplateItem
 from server.sites.tables import Site
+
+# The visited/required columns come with the migration of SYNC.md v1.1's `incomplete`; until a slot can hold
+# the counts (and the longer status word), a round is judged as covering its template, as before.
+COUNTS_STORED = "visited" in {c._meta.name for c in PatrolSlot._meta.columns}
 
 
 @dataclass(frozen=True)
@@ -28,11 +33,20 @@ class Finished:
     template_id: uuid.UUID
     staff_id: uuid.UUID
     finished_at: datetime  # corrected
+    visited: int = 0  # distinct checkpoints of the template visited in the round
 
 
 _SLOTS = PatrolSlot._meta.tablename
-_SETTLE = (f'UPDATE "{_SLOTS}" SET "status" = ?, "round" = ?, "staff" = ?, "settled_at" = ? '
-           'WHERE "id" = ? AND "round" IS NULL')
+_SETTLE = (f'UPDATE "{_SLOTS}" SET "status" = ?, "round" = ?, "staff" = ?, "settled_at" = ?'
+           + (', "visited" = ?, "required" = ?' if COUNTS_STORED else "") + ' WHERE "id" = ? AND "round" IS NULL')
+
+
+async def _required(template_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """How many checkpoints each template requires (its items)."""
+    counts: dict[uuid.UUID, int] = defaultdict(int)
+    for item in await select_in(TemplateItem, ("template", "checkpoint"), "template", template_ids):
+        counts[item["template"]] += 1
+    return counts
 
 
 async def settle_rounds(finished: list[Finished], templates: dict[uuid.UUID, RoundTemplate] | None = None,
@@ -42,6 +56,8 @@ async def settle_rounds(finished: list[Finished], templates: dict[uuid.UUID, Rou
     Call inside the write transaction that finished the rounds. `templates` and
     `sites` may hold rows the caller has read already; the others are read here.
     """
+    from server.rounds.services import materialise_slots  # services imports the writer, which imports this
+
     if not finished:
         return {}
     templates = dict(templates or {})
@@ -65,30 +81,39 @@ async def settle_rounds(finished: list[Finished], templates: dict[uuid.UUID, Rou
         await materialise_slots(sites[template.site], [template], sorted(wanted))
     margin = grace()
     marks = ", ".join("?" for _ in days)
+    states = "'pending', 'missed', 'incomplete'" if COUNTS_STORED else "'pending', 'missed'"
     candidates = await fetch(
-        f'SELECT "id", "template", "window_start", "window_end" FROM "{_SLOTS}" WHERE "template" IN ({marks}) '
-        'AND "status" IN (\'pending\', \'missed\') AND "round" IS NULL AND "window_start" <= ? '
+        f'SELECT "id", "template", "window_start", "window_end", "status", "round" FROM "{_SLOTS}" '
+        f'WHERE "template" IN ({marks}) AND "status" IN ({states}) AND "window_start" <= ? '
         'AND "window_end" >= ? ORDER BY "window_start"',
         *days, max(f.finished_at for f in scheduled), min(f.finished_at for f in scheduled) - margin)
-    by_template: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
+    required = await _required(list(days)) if COUNTS_STORED else {}
+    windows: dict[uuid.UUID, list[schedule.Window]] = defaultdict(list)
+    slot_of: dict[int, dict[str, Any]] = {}
     for slot in candidates:
-        by_template[slot["template"]].append(slot)
+        window = schedule.Window(start=slot["window_start"], end=slot["window_end"], status=slot["status"],
+                                 round=slot["round"])
+        windows[slot["template"]].append(window)
+        slot_of[id(window)] = slot
     chosen: dict[uuid.UUID, uuid.UUID] = {}
     updates = []
-    settled_at = now()
-    for f in scheduled:
-        slots = by_template[f.template_id]
-        slot = next((s for s in slots if s["window_start"] <= f.finished_at
-                     and s["window_end"] >= f.finished_at - margin), None)
-        if slot is None:
-            continue
-        slots.remove(slot)  # one round per slot
-        status = "done" if f.finished_at <= slot["window_end"] else "late"
-        chosen[f.round_id] = slot["id"]
-        updates.append((status, f.round_id, f.staff_id, settled_at, slot["id"]))
-    await executemany(_SETTLE, updates)
+    settled_at = datetime.now(timezone.utc)
+    for template_id in days:
+        rounds = [f for f in scheduled if f.template_id == template_id]
+        need = required.get(template_id, 0)
+        rules = [schedule.Finished(id=f, finished_at=f.finished_at, visited=min(f.visited, need) if COUNTS_STORED
+                                   else 0, required=need) for f in rounds]
+        for rnd, window in schedule.settle(windows[template_id], rules, margin):
+            f, slot = rnd.id, slot_of[id(window)]
+            chosen[f.round_id] = slot["id"]
+            counts = (window.visited, window.required) if COUNTS_STORED else ()
+            updates.append((window.status, f.round_id, f.staff_id, settled_at, *counts, slot["id"]))
+    if COUNTS_STORED:
+        # A full round replacing an incomplete one takes its slot: the condition on "round" must let it.
+        await executemany(_SETTLE.replace(' AND "round" IS NULL', ""), updates)
+    else:
+        await executemany(_SETTLE, updates)
     if not chosen:
         return {}
-    # A slot another writer settled meanwhile kept its round (the UPDATE only takes unsettled ones).
     held = {r["id"]: r["round"] for r in await select_in(PatrolSlot, ("id", "round"), "id", chosen.values())}
     return {round_id: slot_id for round_id, slot_id in chosen.items() if held.get(slot_id) == round_id}

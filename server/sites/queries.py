@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from server.staff.services import site_ids_of
 from server.sites.tables import Checkpoint, Site, SiteFigure, Zone
-from server.staff.tables import StaffSite
 
 
 def site_json(row: dict[str, Any]) -> dict[str, Any]:
@@ -21,7 +21,7 @@ def checkpoint_json(row: dict[str, Any]) -> dict[str, Any]:
 
 
 async def sites_of(staff_id: Any) -> list[dict[str, Any]]:
-    site_ids = [r["site"] for r in await StaffSite.select(StaffSite.site).where(StaffSite.staff == staff_id)]
+    site_ids = await site_ids_of(staff_id)
     if not site_ids:
         return []
     rows = await Site.select(Site.id, Site.name, Site.level, Site.timezone).where(

@@ -36,9 +36,30 @@ async def create_staff(username: str, name: str, role: str, password: str,
     return staff
 
 
-async def site_ids_of(staff_id: Any) -> list[uuid.UUID]:
-    rows = await StaffSite.select(StaffSite.site).where(StaffSite.staff == staff_id)
-    return [r["site"] for r in rows]
+async def site_ids_of(staff_id: Any, among: Iterable[Any] | None = None) -> list[uuid.UUID]:
+    """The one rule of site membership: the sites this person belongs to (only those `among`, when given).
+
+    Everything that asks "is this person of this site?" comes here: `require_site`,
+    `is_active_field_member`, the sync push's snapshot, the pull, the console and admin.
+    """
+    query = StaffSite.select(StaffSite.site).where(StaffSite.staff == staff_id)
+    if among is not None:
+        wanted = [s for s in among if s is not None]
+        if not wanted:
+            return []
+        query = query.where(StaffSite.site.is_in(wanted))
+    return [r["site"] for r in await query]
+
+
+def is_field_member(staff: Staff | None, member_of: Iterable[Any], site_id: Any) -> bool:
+    """Whether this person may be given work on this site: active field staff who belong to it (pure)."""
+    return staff is not None and staff.active and staff.role in FIELD_ROLES and site_id in set(member_of)
+
+
+async def is_active_field_member(staff_id: Any, site_id: Any) -> bool:
+    """`is_field_member` with the person and their membership read from the database."""
+    staff = await Staff.objects().where(Staff.id == staff_id).first()
+    return staff is not None and is_field_member(staff, await site_ids_of(staff.id, [site_id]), site_id)
 
 
 async def set_active(staff_id: Any, active: bool) -> None:
@@ -71,15 +92,18 @@ def is_field(staff: Staff) -> bool:
     return staff.role in FIELD_ROLES
 
 
-async def require_site(staff: Staff, site_id: Any, roles: Iterable[str] | None = None) -> None:
-    """The one place that decides whether `staff` may act on `site_id` with their role.
+def check_site(staff: Staff, member_of: Iterable[Any], site_id: Any, roles: Iterable[str] | None = None) -> None:
+    """Whether `staff`, a member of the sites `member_of`, may act on `site_id` with their role (pure).
 
     Someone outside the site gets 404 (the site's existence is not theirs to
     learn); a member whose role may not do this gets 403.
     """
-    if site_id is None or not await StaffSite.exists().where(
-        (StaffSite.staff == staff.id) & (StaffSite.site == site_id)
-    ):
+    if site_id is None or site_id not in set(member_of):
         raise NotFound("没有这个小区 / no such site")
     if roles is not None and staff.role not in tuple(roles):
         raise Forbidden("您的角色无权进行此操作 / your role may not do this")
+
+
+async def require_site(staff: Staff, site_id: Any, roles: Iterable[str] | None = None) -> None:
+    """`check_site` with the person's membership read from the database."""
+    check_site(staff, await site_ids_of(staff.id, [site_id]), site_id, roles)

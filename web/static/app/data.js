@@ -5,6 +5,8 @@
 import { uuid7, nowIso } from "./ids.js";
 import { addIn, makeOp } from "./outbox.js";
 import { kv, req, serverGet, serverList, tx, all } from "./store.js";
+import * as rule from "./schedule.js";
+import { state as syncState } from "./sync.js";
 
 export const FIELD_ROLES = ["guard", "cleaner", "gardener", "technician"];
 
@@ -101,7 +103,7 @@ export async function finishRound(user, round) {
   const at = nowIso();
   const op = makeOp("round.finish", { round_id: round.id, finished_at: at }, { recordId: round.id });
   const fresh = (await record(round.id)) || round;
-  await commit([{ ...fresh, finished_at: at, op_ids: [...fresh.op_ids, op.op_id] }], [op]);
+  await commit([{ ...fresh, finished_at: at, finish_op_id: op.op_id, op_ids: [...fresh.op_ids, op.op_id] }], [op]);
 }
 
 /** Report a finding; the server opens a rectification with the same id. */
@@ -171,17 +173,66 @@ export async function roundParts(round) {
   };
 }
 
-/** Status of a due window now: done, pending (not yet open), due_now, late or missed. */
-export function dueStatus(due, localRounds, now = Date.now()) {
-  const start = Date.parse(due.window_start);
-  const end = Date.parse(due.window_end);
-  const doneHere = localRounds.some((r) => r.template_id === due.template_id && r.finished_at
-    && Date.parse(r.started_at) >= start - 15 * 60 * 1000 && Date.parse(r.started_at) <= end);
-  if (due.status === "done" || doneHere) return "done";
-  if (due.status === "missed" || due.status === "late") return due.status;
-  if (now < start) return "pending";
-  if (now <= end) return "due_now";
-  return "late";
+// ---- patrol windows ---------------------------------------------------------
+// The server's status first: every window of the pull's due[] is shown as the
+// server judged it. The phone judges, by the shared rule (schedule.js), only what
+// it recorded since: its own finished rounds no pull has answered for yet, and
+// the clock (pending turns missed once end + grace has passed). It never makes
+// windows of its own: a window the server did not send does not exist here.
+
+/** The grace the server judges with (the pull's settings), else the rule's default; in milliseconds. */
+export async function graceMs() {
+  const settings = await kv.get("settings");
+  const minutes = settings && Number.isFinite(settings.grace_minutes) ? settings.grace_minutes : rule.DEFAULT_GRACE_MINUTES;
+  return minutes * 60 * 1000;
+}
+
+/** A finished round of mine as the rule sees it: distinct checkpoints of its template visited, of all the template's. */
+export function asFinished(round, tpl, skewMs = 0) {
+  const items = (tpl && tpl.items) || [];
+  const visits = round.visits || {};
+  const visited = new Set(items.map((i) => i.checkpoint_id).filter((id) => visits[id])).size;
+  // The server judges corrected times (device time + the skew measured on a push): so does the phone.
+  return { id: round.id, template_id: round.template_id, finished_at: rule.instant(round.finished_at) + skewMs, visited, required: items.length };
+}
+
+/** My finished rounds no pull has answered for yet (sync.js marks them server_judged), in the order they finished. */
+export function unjudgedRounds(rounds) {
+  return rounds.filter((r) => r.finished_at && !r.server_judged)
+    .sort((a, b) => rule.instant(a.finished_at) - rule.instant(b.finished_at) || (a.created_at < b.created_at ? -1 : 1));
+}
+
+/**
+ * The server's windows with my unjudged rounds settled onto them, each with `shown` (its status now) and
+ * `current` (the window its template's start button belongs to). `dues` is the pull's due[].
+ */
+export function judgeWindows(dues, finished, now, grace) {
+  const byTemplate = new Map();
+  for (const d of dues) {
+    const w = { template_id: d.template_id, start: d.window_start, end: d.window_end, status: d.status,
+      round: null, visited: d.visited ?? null, required: d.required ?? null, server_status: d.status };
+    if (!byTemplate.has(d.template_id)) byTemplate.set(d.template_id, []);
+    byTemplate.get(d.template_id).push(w);
+  }
+  const judged = [];
+  for (const [templateId, windows] of byTemplate) {
+    rule.settle(windows, finished.filter((r) => r.template_id === templateId), grace);
+    const chosen = rule.current(windows, now, grace);
+    for (const w of windows) judged.push({ ...w, shown: rule.statusAt(w.status, w.end, now, grace), current: w === chosen });
+  }
+  return judged.sort((a, b) => rule.instant(a.start) - rule.instant(b.start));
+}
+
+/** Every window of my templates as the home screen shows it now (see judgeWindows). */
+export async function homeWindows(user = null, now = Date.now()) {
+  const person = user || (await me());
+  const skewMs = (syncState.skewSeconds || 0) * 1000;
+  const [templates, dues, rounds, grace] = await Promise.all([
+    templatesForMe(person), serverList("due"), records("round", person.id), graceMs(),
+  ]);
+  const byId = new Map(templates.map((x) => [x.id, x]));
+  const finished = unjudgedRounds(rounds).filter((r) => byId.has(r.template_id)).map((r) => asFinished(r, byId.get(r.template_id), skewMs));
+  return judgeWindows(dues.filter((d) => byId.has(d.template_id)), finished, now + skewMs, grace);
 }
 
 /** The rectification's state with my queued steps applied (what it will be once they arrive). */

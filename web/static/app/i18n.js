@@ -60,12 +60,25 @@ export function setTimeZone(zone) {
   }
 }
 
-export function formatTime(iso, withDate = false) {
-  if (!iso) return "";
+/** A time (or instant in ms) in the site's zone with these Intl options; hours are always 24-hour. */
+export function formatWith(iso, options) {
+  if (iso == null || iso === "") return "";
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return "";
+  const clock = options.hour ? { hourCycle: "h23" } : {};
+  return new Intl.DateTimeFormat(language, { ...options, ...clock, timeZone }).format(d);
+}
+
+export function formatTime(iso, withDate = false) {
   const opts = withDate ? { month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit" } : { hour: "2-digit", minute: "2-digit" };
-  return new Intl.DateTimeFormat(language, { ...opts, timeZone }).format(d);
+  return formatWith(iso, opts);
+}
+
+/** The site's calendar day of a time, as YYYY-MM-DD (to tell today's windows from tomorrow's). */
+export function siteDay(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return "";
+  return new Intl.DateTimeFormat("en-CA", { year: "numeric", month: "2-digit", day: "2-digit", timeZone }).format(d);
 }
 
 export function formatBytes(n) {

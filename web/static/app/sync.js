@@ -156,12 +156,29 @@ async function pushOps() {
 
 // ---- pull ---------------------------------------------------------------
 
+/** My finished rounds whose finish the server has answered: the pull about to start has judged them. */
+async function answeredRounds() {
+  return tx(["records", "outbox"], "readonly", async (s) => {
+    const waiting = new Set((await req(s.outbox.getAll())).map((o) => o.op_id));
+    const rounds = await req(s.records.index("kind").getAll("round"));
+    return rounds.filter((r) => r.finished_at && !r.server_judged && !waiting.has(r.finish_op_id || r.op_ids[r.op_ids.length - 1]))
+      .map((r) => r.id);
+  });
+}
+
 async function pull() {
   const cursor = await kv.get("cursor");
+  // Read before the request: a round finished (or answered) meanwhile is not in this pull's due[].
+  const answered = await answeredRounds();
   const res = await api(`/sync/pull${cursor ? `?since=${encodeURIComponent(cursor)}` : ""}`);
   if (!res.ok) throw new HttpError(res.status, (await errorCode(res)).code);
   const data = await res.json();
-  await tx(["server", "kv"], "readwrite", async (s) => {
+  await tx(["server", "kv", "records"], "readwrite", async (s) => {
+    // From now on the server's due[] speaks for these rounds; the phone stops judging them itself.
+    for (const id of answered) {
+      const r = await req(s.records.get(id));
+      if (r) await req(s.records.put({ ...r, server_judged: true }));
+    }
     if (data.full) await req(s.server.clear());
     // due[] always comes whole (it depends on the clock): replace it.
     for (const key of await req(s.server.index("type").getAllKeys("due"))) await req(s.server.delete(key));
@@ -173,6 +190,7 @@ async function pull() {
       for (const type of new Set([d.type, `${d.type}s`, d.type === "staff" ? "staff" : d.type])) s.server.delete(`${type}:${d.id}`);
     }
     if (data.me) s.kv.put(data.me, "me");
+    if (data.settings) s.kv.put(data.settings, "settings");
     s.kv.put(data.cursor, "cursor");
     s.kv.put(data.server_time, "server_time");
   });

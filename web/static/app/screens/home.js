@@ -1,20 +1,54 @@
-// Home per role: due rounds with their windows and status, my open rounds, my
-// rectifications, what waits to be sent, and when the last sync succeeded.
+// Home per role: one row per round template on the window its start button
+// belongs to, my open rounds, my rectifications, what waits to be sent, and when
+// the last sync succeeded.
 import { h, mount, chip } from "../dom.js";
-import { t, pick, category, formatTime } from "../i18n.js";
+import { t, pick, category, formatTime, formatWith, siteDay } from "../i18n.js";
 import { serverList } from "../store.js";
 import * as sync from "../sync.js";
 import {
-  dueStatus, localRectState, records, recordState, roundParts, startRound, syncSnapshot, templatesForMe,
+  homeWindows, localRectState, records, recordState, roundParts, startRound, syncSnapshot, templatesForMe,
 } from "../data.js";
 
-const STATUS_KIND = { done: "ok", pending: "", due_now: "warn", late: "bad", missed: "bad" };
+const STATUS_KIND = { done: "ok", pending: "", due_now: "warn", late: "warn", incomplete: "warn", missed: "bad" };
 const DAY = 24 * 3600 * 1000;
 
-function windowText(d) {
-  // A window longer than a day (weekly, monthly rounds) shows its dates.
-  const long = Date.parse(d.window_end) - Date.parse(d.window_start) > DAY - 60000;
-  return `${formatTime(d.window_start, long)} – ${formatTime(d.window_end, long)}`;
+/** The status a person reads on a window's chip (a pending window that has opened is "due now"). */
+function statusWord(w, now) {
+  const shown = w.shown === "pending" && Date.parse(w.start) <= now ? "due_now" : w.shown;
+  const text = shown === "incomplete" && w.required != null
+    ? t("field.due.incomplete_of", { visited: w.visited ?? 0, required: w.required })
+    : t(`field.due.${shown}`);
+  return { shown, text };
+}
+
+function timeRange(w) {
+  const start = formatTime(w.start);
+  // A window ending at the site's midnight ends at 24:00 of its day, as people say it.
+  const end = formatTime(w.end) === "00:00" && siteDay(w.end) !== siteDay(w.start) ? "24:00" : formatTime(w.end);
+  return `${start} – ${end}`;
+}
+
+/** A window as people say it: "07:00 – 11:00", "明天 07:00 – 11:00", "本周", "本月", "2026 年". */
+export function windowText(w, frequency, now) {
+  const period = (frequency || {}).period;
+  const every = Number((frequency || {}).every || 1);
+  const start = Date.parse(w.start);
+  const end = Date.parse(w.end);
+  const holdsNow = start <= now && now < end;
+  const lastDay = end - 1;  // long windows end at midnight: their last day is the day before
+  const dates = () => `${formatWith(start, { month: "numeric", day: "numeric" })} – ${formatWith(lastDay, { month: "numeric", day: "numeric" })}`;
+  if (period === "year" && every === 1) return t("field.window.year", { year: siteDay(start).slice(0, 4) });
+  if (period === "quarter" && every === 1) {
+    if (holdsNow) return t("field.window.this_quarter");
+    return t("field.window.quarter", { year: siteDay(start).slice(0, 4), n: Math.floor((Number(siteDay(start).slice(5, 7)) - 1) / 3) + 1 });
+  }
+  if (period === "month" && every === 1) return holdsNow ? t("field.window.this_month") : formatWith(start, { year: "numeric", month: "long" });
+  if (period === "week" && every === 1 && holdsNow) return t("field.window.this_week");
+  if (["week", "month", "quarter", "year"].includes(period) || end - start > DAY) return dates();
+  const day = siteDay(start);
+  if (day === siteDay(now)) return timeRange(w);
+  if (day === siteDay(now + DAY)) return t("field.window.tomorrow", { range: timeRange(w) });
+  return `${formatWith(start, { month: "numeric", day: "numeric" })} ${timeRange(w)}`;
 }
 
 export function stateText(st) {
@@ -52,33 +86,34 @@ function syncCard(snap, ctx) {
 export async function render(view, _args, ctx) {
   const user = ctx.user;
   ctx.setTitle(t("app.name"));
-  const [snap, templates, dues, rounds, rects, steps, findings] = await Promise.all([
-    syncSnapshot(), templatesForMe(user), serverList("due"), records("round", user.id), serverList("rectifications"),
+  const now = Date.now();
+  const [snap, templates, windows, rounds, rects, steps, findings] = await Promise.all([
+    syncSnapshot(), templatesForMe(user), homeWindows(user, now), records("round", user.id), serverList("rectifications"),
     records("rect_step", user.id), records("finding", user.id),
   ]);
   const byTemplate = new Map(templates.map((x) => [x.id, x]));
-  const now = Date.now();
   const open = rounds.filter((r) => !r.finished_at);
 
-  // Today's windows: the current ones first, ended ones only for today, at most a screenful.
-  const today = new Date(); today.setHours(0, 0, 0, 0);
-  const visibleDue = dues
-    .filter((d) => byTemplate.has(d.template_id))
-    .filter((d) => Date.parse(d.window_end) >= today.getTime() && Date.parse(d.window_start) < today.getTime() + DAY)
-    .map((d) => ({ d, status: dueStatus(d, rounds, now) }))
-    .sort((a, b) => Date.parse(a.d.window_start) - Date.parse(b.d.window_start));
-  // Recent late/missed ones, the open ones, then the next few that have not opened yet.
-  const recentDue = visibleDue.filter((x) => Date.parse(x.d.window_end) >= now - 2 * 3600 * 1000);
-  const current = [...recentDue.filter((x) => x.status !== "pending"), ...recentDue.filter((x) => x.status === "pending").slice(0, 3)]
-    .sort((a, b) => Date.parse(a.d.window_start) - Date.parse(b.d.window_start));
-  const missedToday = visibleDue.filter((x) => x.status === "missed").length;
+  // One row per template with windows, on the window a round finished now would count for (else the next to
+  // open); the window that closes first comes first, so the 2-hourly patrol sits above the yearly dredging.
+  const closes = (x) => (x.w ? Date.parse(x.w.end) : Infinity);
+  const rows = [...new Set(windows.map((w) => w.template_id))].map((id) => ({
+    tpl: byTemplate.get(id), w: windows.find((x) => x.template_id === id && x.current) || null,
+  })).sort((a, b) => closes(a) - closes(b) || pick(a.tpl, "name").localeCompare(pick(b.tpl, "name")));
+  const today = siteDay(now);
+  const missedToday = windows.filter((w) => w.shown === "missed" && siteDay(w.start) === today).length;
 
-  const dueList = h("ul.list.due", {}, current.map(({ d, status }) => {
-    const tpl = byTemplate.get(d.template_id);
-    return h("li.row", { "data-due": d.template_id, "data-status": status },
-      h("div.grow", {}, h("strong", {}, pick(tpl, "name")), h("div.muted.small", { "data-window": "" }, windowText(d))),
-      chip(t(`field.due.${status}`), STATUS_KIND[status]),
-      status === "done" ? null : h("button.primary", { type: "button", "data-start": d.template_id, onclick: (e) => begin(ctx, tpl, e.currentTarget) }, t("field.round.start")));
+  const dueList = h("ul.list.due", {}, rows.map(({ tpl, w }) => {
+    const word = w ? statusWord(w, now) : null;
+    const continuing = open.some((r) => r.template_id === tpl.id);
+    return h("li.row", { "data-due": tpl.id, "data-status": w ? w.shown : "", "data-window-start": w ? w.start : "" },
+      // The status sits under the name with the window, so long names keep the row's width.
+      h("div.grow", {}, h("strong", {}, pick(tpl, "name")),
+        h("div.window-line", {},
+          h("span.muted.small", { "data-window": "" }, w ? windowText(w, tpl.frequency, now) : t("field.window.none")),
+          word ? chip(word.text, STATUS_KIND[word.shown]) : null)),
+      h("button.primary", { type: "button", "data-start": tpl.id, onclick: (e) => begin(ctx, tpl, e.currentTarget) },
+        t(continuing ? "field.round.continue" : "field.round.start")));
   }));
 
   const mine = rects.filter((r) => r.assignee_id === user.id && !["verified"].includes(r.state))
@@ -121,7 +156,7 @@ export async function render(view, _args, ctx) {
       h("li", {}, h("a.row.button", { href: `#/round/${r.id}`, "data-open-round": r.id },
         h("strong.grow", {}, pick(byTemplate.get(r.template_id), "name")), t("field.round.continue")))))) : null,
     templates.length ? h("section", {}, h("h2", {}, t("field.home.due")),
-      current.length ? dueList : h("p.muted", {}, t("field.home.no_due")),
+      rows.length ? dueList : h("p.muted", {}, t("field.home.no_due")),
       missedToday ? h("p.error.small", {}, t("field.home.missed_today", { n: missedToday })) : null,
       h("a.button.big", { href: "#/start" }, t("field.home.other_round"))) : null,
     h("section", {}, h("h2", {}, t("field.home.my_rects")), mine.length ? rectList : h("p.muted", {}, t("field.home.no_rects")),
