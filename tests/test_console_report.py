@@ -18,13 +18,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from conftest import login, run
-from console_data import bulk_rounds, finding, new_site, patrol_round, step
+from console_data import bulk_rounds, finding, new_site, patrol_round, required_checkpoints, settle_by_the_rule, step
 from server.console import workflow
 from server.db import write_transaction
 from server.rectifications import services as rects
 from server.rectifications.tables import Rectification, RectTransition
 from server.reports.compliance import compliance_report
-from server.rounds.tables import Round
+from server.rounds.tables import Round, TemplateItem, Visit
 
 TZ = ZoneInfo("Asia/Shanghai")
 YEAR, MONTH = 2025, 3
@@ -54,7 +54,9 @@ async def generate_month(s: dict[str, Any], rng: random.Random) -> None:
     t, u, site = s["templates"], s["users"], s["site"]
     guard, cleaner, gardener, tech, sup = (u[r] for r in ("guard", "cleaner", "gardener", "technician", "supervisor"))
 
-    # Patrol (every 2 h): most windows done inside, some finished in the grace after, some missed.
+    # Patrol (every 2 h): most windows done inside, some finished in the grace after, some missed;
+    # most rounds visit every checkpoint, some skip a few, a few visit none.
+    required = await required_checkpoints(t["patrol.core"])
     for day in DAYS:
         for k in range(12):
             start = local(day, 0) + timedelta(hours=2 * k)
@@ -65,7 +67,11 @@ async def generate_month(s: dict[str, Any], rng: random.Random) -> None:
                 finish = start + timedelta(hours=2, minutes=rng.randint(1, 14))
             else:
                 continue
-            await patrol_round(t["patrol.core"], guard, finish - timedelta(minutes=15), finish)
+            skip = rng.random()
+            visits = required if skip < 0.75 else rng.sample(required, rng.randint(1, len(required) - 1)) \
+                if skip < 0.95 else []
+            await patrol_round(t["patrol.core"], guard, finish - timedelta(minutes=15), finish, visits)
+    await settle_by_the_rule(site.id)
 
     # Scheduled rounds counted per period, including the days before March of March's first week.
     def starts(days: list[date], counts: range) -> list[datetime]:
@@ -134,25 +140,42 @@ async def generate_month(s: dict[str, Any], rng: random.Random) -> None:
 # --- independent computations from raw rows -------------------------------------------------------
 
 
-async def expected_patrol(s: dict[str, Any]) -> tuple[int, int, dict[date, tuple[int, int]]]:
-    """(on time, due, per day) by giving each finished round, in finishing order, the earliest open window
-    it finished in or within the grace after."""
-    rows = await Round.select(Round.finished_at).where(
-        (Round.template == s["templates"]["patrol.core"].id) & (Round.state == "finished"))
+async def expected_patrol(s: dict[str, Any]) -> dict[str, Any]:
+    """Patrol windows and checkpoint visits, by giving each finished round, in finishing order, the earliest
+    open window it finished in or within the grace after; a round that missed required checkpoints leaves
+    its window incomplete with only its visited part covered, a late one covers nothing."""
+    template = s["templates"]["patrol.core"]
+    required = {r["checkpoint"] for r in await TemplateItem.select(TemplateItem.checkpoint).where(
+        TemplateItem.template == template.id)}
+    rows = await Round.select(Round.id, Round.finished_at).where(
+        (Round.template == template.id) & (Round.state == "finished"))
+    visits = await Visit.select(Visit.round, Visit.checkpoint).where(Visit.round.is_in([r["id"] for r in rows]))
+    seen: dict[Any, set[Any]] = defaultdict(set)
+    for v in visits:
+        seen[v["round"]].add(v["checkpoint"])
     windows = [(local(day, 0) + timedelta(hours=2 * k), local(day, 0) + timedelta(hours=2 * k + 2), day)
                for day in DAYS for k in range(12)]
-    taken: dict[int, str] = {}
-    for f in sorted(r["finished_at"] for r in rows):
+    taken: dict[int, tuple[str, int]] = {}
+    for r in sorted(rows, key=lambda r: r["finished_at"]):
+        f = r["finished_at"]
         for i, (ws, we, _) in enumerate(windows):
             if i not in taken and ws <= f <= we + GRACE:
-                taken[i] = "done" if f <= we else "late"
+                visited = len(seen[r["id"]] & required)
+                if visited < len(required):
+                    taken[i] = ("incomplete", visited)
+                else:
+                    taken[i] = ("done", visited) if f <= we else ("late", 0)
                 break
     per_day: dict[date, list[int]] = defaultdict(lambda: [0, 0])
+    counts = {"due": len(windows), "on_time": 0, "late": 0, "incomplete": 0, "missed": 0, "pending": 0,
+              "covered": 0, "required": len(windows) * len(required)}
     for i, (_, _, day) in enumerate(windows):
-        per_day[day][1] += 1
-        per_day[day][0] += taken.get(i) == "done"
-    on_time = sum(1 for v in taken.values() if v == "done")
-    return on_time, len(windows), {d: tuple(v) for d, v in per_day.items()}
+        status, covered = taken.get(i, ("missed", 0))
+        counts["on_time" if status == "done" else status] += 1
+        counts["covered"] += covered
+        per_day[day][0] += covered
+        per_day[day][1] += len(required)
+    return {"counts": counts, "per_day": {d: tuple(v) for d, v in per_day.items()}}
 
 
 async def expected_rounds(s: dict[str, Any], code: str) -> tuple[int, int]:
@@ -233,12 +256,18 @@ def figure(report: Any, key: str) -> Any:
     return next(f for f in report.figures if f.key == key)
 
 
-def test_patrol_coverage_and_daily_chart_match_the_rounds(month):
-    on_time, due, per_day = run(expected_patrol(month))
+def test_patrol_coverage_counts_checkpoint_visits_and_matches_the_rounds(month):
+    expected = run(expected_patrol(month))
+    counts = expected["counts"]
     patrol = month["report"].patrol
-    assert (patrol.numerator, patrol.denominator) == (on_time, due) and due == 31 * 12
-    assert patrol.value == pct(on_time, due) and patrol.passed is False  # some windows were missed
-    assert {d.day: (d.on_time, d.due) for d in month["report"].daily} == per_day
+    assert patrol.detail == counts and counts["due"] == 31 * 12
+    assert counts["incomplete"] > 0 and counts["late"] > 0 and counts["missed"] > 0
+    # Coverage = checkpoint visits covered / required over the windows: not the windows with a round.
+    assert (patrol.numerator, patrol.denominator) == (counts["covered"], counts["required"])
+    windows_with_a_round = counts["on_time"] + counts["incomplete"]
+    assert patrol.value == pct(counts["covered"], counts["required"]) < pct(windows_with_a_round, counts["due"])
+    assert patrol.passed is False
+    assert {d.day: (d.covered, d.required) for d in month["report"].daily} == expected["per_day"]
 
 
 @pytest.mark.parametrize("code", ["clean.sweep", "clean.garbage", "clean.bins", "clean.wipe", "drain.wells",

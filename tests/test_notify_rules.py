@@ -37,12 +37,22 @@ def short_deadline(site: dict[str, Any], minutes: int) -> None:
 
 
 def past_slot(site: dict[str, Any]) -> PatrolSlot:
-    """A patrol window of this site that ended an hour ago with nobody there."""
+    """The latest patrol window of this site that ended (plus the grace) with nobody there; the site and
+    its templates made a minute before it ended (a window from before they existed is no slot), so it
+    is the only window the scheduler finds missed."""
+    from server.rounds.schedule import grace, local_day, slot_windows
+
     template = run(RoundTemplate.objects().where(
         (RoundTemplate.site == site["site"].id) & (RoundTemplate.code == "patrol.core")).first())
-    start = (now() - timedelta(hours=3)).replace(microsecond=0)
+    tz, at = site["site"].timezone, now()
+    today = local_day(at, tz)
+    windows = slot_windows(template, today - timedelta(days=1), tz) + slot_windows(template, today, tz)
+    start, end = max(w for w in windows if w[1] + grace() < at)
+    since = end - timedelta(minutes=1)
+    run(Site.update({Site.created_at: since}).where(Site.id == site["site"].id))
+    run(RoundTemplate.update({RoundTemplate.created_at: since}).where(RoundTemplate.site == site["site"].id))
     slot = PatrolSlot(id=slot_id(template.id, start), template=template.id, site=site["site"].id,
-                      window_start=start, window_end=start + timedelta(hours=2), status="pending")
+                      window_start=start, window_end=end, status="pending")
     run(slot.save())
     return slot
 

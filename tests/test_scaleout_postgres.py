@@ -235,6 +235,8 @@ def test_one_scheduler_leader_settles_once_and_another_takes_over(pair: tuple[Li
     # Let the demo site have existed for two days: yesterday's and this morning's patrol windows
     # passed with nobody on them. The leader settles each missed once and tells each supervisor once.
     live_rows(a, "UPDATE site SET created_at = now() - interval '2 days' WHERE name = ? RETURNING id", DEMO_SITE)
+    live_rows(a, "UPDATE round_template SET created_at = now() - interval '2 days' WHERE site IN "
+                 "(SELECT id FROM site WHERE name = ?) RETURNING id", DEMO_SITE)
     supervisors = len(live_rows(a, """
         SELECT s.id FROM staff s JOIN staff_site m ON m.staff = s.id JOIN site ON site.id = m.site
         WHERE site.name = ? AND s.role IN ('supervisor', 'admin') AND s.active""", DEMO_SITE))

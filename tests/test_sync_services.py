@@ -113,9 +113,12 @@ def _patrol(s):
 
 def _backdate(s, days=3):
     """Pretend the site has existed for a few days (no slot is made from before a site existed)."""
+    from server.rounds.tables import RoundTemplate
     from server.sites.tables import Site
 
-    run(Site.update({Site.created_at: datetime.now(timezone.utc) - timedelta(days=days)}).where(Site.id == s["site"].id))
+    then = datetime.now(timezone.utc) - timedelta(days=days)
+    run(Site.update({Site.created_at: then}).where(Site.id == s["site"].id))
+    run(RoundTemplate.update({RoundTemplate.created_at: then}).where(RoundTemplate.site == s["site"].id))
 
 
 def _round(s, template, started, finished):
@@ -170,6 +173,7 @@ def test_due_lists_todays_windows_of_the_users_role(make_site):
     from server.rounds.services import due_for
 
     s = make_site(roles=("guard", "cleaner"))
+    _backdate(s)
     due = run(due_for(s["users"]["guard"]))
     patrol = str(_patrol(s).id)
     assert sum(1 for d in due if d["template_id"] == patrol) == 24  # every 2 h, today and tomorrow

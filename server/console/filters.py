@@ -15,7 +15,7 @@ from server.staff.tables import ROLES
 RECT_STATES = ("open", "assigned", "in_progress", "fixed", "reopened", "verified")
 RECT_STATE_GROUPS = ("unfixed", "unverified")  # not yet fixed; not yet verified
 ROUND_STATES = ("open", "finished")
-SLOT_STATUSES = ("pending", "done", "late", "missed")
+SLOT_STATUSES = ("pending", "done", "late", "incomplete", "missed")
 PAGE_SIZE = 50
 
 

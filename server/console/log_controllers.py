@@ -80,3 +80,14 @@ class LogController(Controller):
         result = await logs.slot_log(clock, year, mon, status or "", page_number(page))
         return render(request, "console/log_slots.html", "console/_log_slots.html", user=user, clock=clock,
                       result=result, month=f"{year:04d}-{mon:02d}", status=status or "", tab="report")
+
+    @get("/slots.csv")
+    async def slots_csv(self, request: HTMXRequest, user: NamedDependency[Staff], site_id: FromPath[uuid.UUID],
+                        month: FromQuery[str | None] = None, status: FromQuery[str | None] = None) -> Response[bytes]:
+        """The same windows as the slot log, as a spreadsheet."""
+        clock = await console_site(user, site_id)
+        year, mon = parse_month(month, clock)
+        if status and status not in SLOT_STATUSES:
+            raise Invalid("筛选条件无效 / bad filter: status", code="bad_filter")
+        body = await logs.slot_csv(clock, year, mon, status or "", request_language(request))
+        return _csv_response(body, f"xunjian-slots-{year:04d}-{mon:02d}.csv")

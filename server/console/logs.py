@@ -161,8 +161,8 @@ async def rect_log(clock: SiteClock, f: LogFilter) -> Page:
     return Page(rows=rows, total=total, page=f.page)
 
 
-async def slot_log(clock: SiteClock, year: int, month: int, status: str, page: int) -> Page:
-    """Patrol windows of a month (the records behind the patrol coverage figure), as the report counts them."""
+async def slot_rows(clock: SiteClock, year: int, month: int, status: str) -> list[dict[str, Any]]:
+    """Patrol windows of a month with their status as of now (the one rule, via slots.windows), oldest first."""
     start, end = clock.month_range(year, month)
     days = []
     day = clock.local(start).date()
@@ -174,12 +174,44 @@ async def slot_log(clock: SiteClock, year: int, month: int, status: str, page: i
     rows = await slots.windows(clock.site, templates, days, now())
     if status:
         rows = [r for r in rows if r["status"] == status]
-    shown = rows[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
-    names = await staff_names(r["staff"] for r in shown)
-    for r in shown:
+    for r in rows:
         r["template_zh"], r["template_en"] = names_of[r["template"]]
+    return rows
+
+
+async def _with_staff_names(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    names = await staff_names(r["staff"] for r in rows)
+    for r in rows:
         r["staff_name"] = (names.get(r["staff"]) or {}).get("name", "")
+    return rows
+
+
+async def slot_log(clock: SiteClock, year: int, month: int, status: str, page: int) -> Page:
+    """Patrol windows of a month (the records behind the patrol coverage figure), as the report counts them."""
+    rows = await slot_rows(clock, year, month, status)
+    shown = await _with_staff_names(rows[(page - 1) * PAGE_SIZE:page * PAGE_SIZE])
     return Page(rows=shown, total=len(rows), page=page)
+
+
+async def slot_csv(clock: SiteClock, year: int, month: int, status: str, language: str) -> str:
+    """Every patrol window of the month as the slot log shows it, one row each."""
+    rows = await _with_staff_names(await slot_rows(clock, year, month, status))
+    t = lambda key, **params: i18n.translate(language, key, **params)  # noqa: E731
+    header = [t(k) for k in ("console.col.window_start", "console.col.window_end", "console.col.round",
+                             "console.col.state", "console.col.checkpoints", "console.col.person",
+                             "console.col.round_id")]
+    lines = []
+    for r in rows:
+        counted = r["required"] is not None
+        state = (t("console.slot.incomplete_of", visited=r["visited"] or 0, required=r["required"])
+                 if r["status"] == "incomplete" and counted else t(f"console.slot.{r['status']}"))
+        lines.append([
+            _fmt(clock, r["window_start"]), _fmt(clock, r["window_end"]),
+            i18n.pick(r["template_zh"] or "", r["template_en"] or "", language=language), state,
+            f"{r['visited'] or 0}/{r['required']}" if counted else "", r["staff_name"],
+            str(r["round"]) if r["round"] else "",
+        ])
+    return _csv(header, lines)
 
 
 def _fmt(clock: SiteClock, moment: Any) -> str:

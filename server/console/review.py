@@ -12,7 +12,7 @@ from server.console.logs import Page
 from server.errors import Invalid, NotFound
 from server.photos.tables import PhotoRef
 from server.rectifications.tables import Finding, Rectification
-from server.rounds.tables import CheckAnswer, PatrolSlot, Round, Visit
+from server.rounds.tables import CheckAnswer, PatrolSlot, Round, TemplateItem, Visit
 
 REVIEW_KINDS = ("finding", "visit")
 
@@ -76,7 +76,8 @@ async def review_page(clock: SiteClock, kind: str, page: int, pending_only: bool
 
 
 async def round_detail(clock: SiteClock, round_id: Any) -> dict[str, Any]:
-    """A round of this site with its template, guard, slot, visits (answers, photos) and findings."""
+    """A round of this site with its template, guard, slot, visits (answers, photos), findings, and the
+    template's checkpoints it has no visit for (`skipped`, in the round's order)."""
     rnd = await Round.select(
         Round.all_columns(), Round.template.name_zh.as_alias("template_zh"),
         Round.template.name_en.as_alias("template_en"), Round.template.proof.as_alias("template_proof"),
@@ -101,8 +102,14 @@ async def round_detail(clock: SiteClock, round_id: Any) -> dict[str, Any]:
     if rnd["slot"]:
         slot = await PatrolSlot.select().where(PatrolSlot.id == rnd["slot"]).first()
     names = await staff_names([rnd["staff"]])
+    required = await TemplateItem.select(
+        TemplateItem.checkpoint, TemplateItem.checkpoint.name.as_alias("name"),
+        TemplateItem.checkpoint.zone.name.as_alias("zone_name"),
+    ).where(TemplateItem.template == rnd["template"]).order_by(TemplateItem.position)
+    seen = {v["checkpoint"] for v in visits}
+    skipped = [c for c in required if c["checkpoint"] not in seen]
     return {"round": rnd, "visits": visits, "findings": findings, "slot": slot, "person": names.get(rnd["staff"]),
-            "proof": proof_quality(visits)}
+            "proof": proof_quality(visits), "required": required, "skipped": skipped}
 
 
 async def record_target(clock: SiteClock, record_type: str, record_id: Any) -> str:

@@ -14,7 +14,6 @@ from typing import Any, Iterable
 from server.rounds import schedule
 from server.rounds import services as rounds
 from server.rounds.tables import PatrolSlot, RoundTemplate
-from server.settings import get_settings
 from server.sites.tables import Site
 
 
@@ -31,26 +30,31 @@ async def patrol_templates(site_id: Any) -> list[RoundTemplate]:
 async def windows(site: Site, templates: Iterable[Any], days: Iterable[date], at: datetime) -> list[dict[str, Any]]:
     """Every window of these templates on these local days, with its status as of `at`.
 
-    Status is the stored one, else "pending" while the window (plus grace) is
-    open and "missed" after; windows before the site existed are left out.
+    The status is the one rule's (server/rounds/schedule.py ``status_at``): the
+    stored one, else pending until the window's end plus the grace has passed and
+    missed after; windows that are no slot (ended before the site or the template
+    existed: ``exists``/``since_of``) are left out. A settled window carries the
+    round's ``visited`` of ``required`` checkpoints.
     """
-    grace = timedelta(minutes=get_settings().slot_grace_minutes)
+    grace = schedule.grace()
     planned: dict[Any, dict[str, Any]] = {}
     for template in templates:
+        since = schedule.since_of(site, template)
         for day in days:
             for start, end in rounds.slot_windows(template, day, site.timezone):
-                if end <= site.created_at:
+                if not schedule.exists(end, since):
                     continue
                 sid = rounds.slot_id(template.id, start)
                 planned[sid] = {"id": sid, "template": template.id, "window_start": start, "window_end": end,
-                                "status": "pending", "round": None, "staff": None, "stored": False}
+                                "status": "pending", "round": None, "staff": None, "stored": False,
+                                "visited": None, "required": None}
     ids = list(planned)
     for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
-        for row in await PatrolSlot.select(PatrolSlot.id, PatrolSlot.status, PatrolSlot.round,
-                                           PatrolSlot.staff).where(PatrolSlot.id.is_in(chunk)):
-            planned[row["id"]].update(status=row["status"], round=row["round"], staff=row["staff"], stored=True)
+        for row in await PatrolSlot.select(PatrolSlot.id, PatrolSlot.status, PatrolSlot.round, PatrolSlot.staff,
+                                           PatrolSlot.visited, PatrolSlot.required).where(PatrolSlot.id.is_in(chunk)):
+            planned[row["id"]].update(status=row["status"], round=row["round"], staff=row["staff"], stored=True,
+                                      visited=row["visited"], required=row["required"])
     out = sorted(planned.values(), key=lambda w: (w["window_start"], str(w["template"])))
     for w in out:
-        if w["status"] == "pending" and w["window_end"] + grace <= at:
-            w["status"] = "missed"
+        w["status"] = schedule.status_at(w["status"], w["window_end"], at, grace)
     return out

@@ -57,6 +57,7 @@ async def slot_grid(clock: SiteClock, at: datetime) -> list[dict[str, Any]]:
             "id": w["id"], "status": status, "window_start": clock.local(w["window_start"]),
             "window_end": clock.local(w["window_end"]), "round_id": w["round"], "guard": names.get(guard_id),
             "proof": proofs.get(w["round"]) if w["round"] else None,
+            "visited": w["visited"], "required": w["required"],
         })
     return list(grid.values())
 

@@ -31,7 +31,8 @@ from server.notify.messages import digest_text, local_time, rect_text, slot_text
 from server.notify.tables import DigestItem, Notification
 from server.rectifications import services as rectifications
 from server.rectifications.tables import Rectification, RectTransition
-from server.rounds.tables import RoundTemplate
+from server.rounds import schedule
+from server.rounds.tables import PatrolSlot, RoundTemplate
 from server.sites.tables import Checkpoint, Site, Zone
 from server.staff.tables import Staff
 
@@ -253,6 +254,14 @@ async def missed_slot(slot: Any) -> None:
     site = await _site(field(slot, "site"))
     template = await RoundTemplate.objects().where(RoundTemplate.id == field(slot, "template")).first()
     if site is None or template is None:
+        return
+    # Told only of a window the one rule still calls missed (server/rounds/schedule.py): a round
+    # that was offline may have settled it meanwhile, and a window before the site or template
+    # existed is no slot at all.
+    stored = await PatrolSlot.select(PatrolSlot.status).where(PatrolSlot.id == field(slot, "id")).first()
+    if stored is None or stored["status"] != "missed":
+        return
+    if not schedule.exists(field(slot, "window_end"), schedule.since_of(site, template)):
         return
     key = f"missed_slot:{field(slot, 'id')}"
     start, end = field(slot, "window_start"), field(slot, "window_end")

@@ -30,7 +30,7 @@ def coverage_svg(days: list[DayCoverage], target: float | None, title: str) -> s
     for i, day in enumerate(days):
         x = LEFT + i * step + (step - bar_w) / 2
         rate = day.rate
-        label = f"{day.day.isoformat()}: " + (f"{rate:g}% ({day.on_time}/{day.due})" if rate is not None else "—")
+        label = f"{day.day.isoformat()}: " + (f"{rate:g}% ({day.covered}/{day.required})" if rate is not None else "—")
         if rate is None:
             parts.append(f'<rect x="{x:.1f}" y="{TOP + plot_h - 2:.1f}" width="{bar_w:.1f}" height="2" '
                          f'class="bar none" data-day="{day.day.isoformat()}"><title>{escape(label)}</title></rect>')

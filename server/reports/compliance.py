@@ -3,8 +3,15 @@
 Which records count, in one place (the console's report page and its tests rely on it):
 
 - Patrol coverage: the windows of templates scheduled every N hours starting in
-  the month (server/console/slots.py: stored or not), once settled or over;
-  covered = done on time. A window still pending once its grace is over is missed.
+  the month (server/console/slots.py: stored or not, and only windows that are
+  slots: not before the site or template existed), with their status by the one
+  rule (server/rounds/schedule.py), once settled or over (pending ones are left
+  out). Coverage = checkpoint visits covered / checkpoint visits required: each
+  window requires its template's checkpoints (`required`, as the slot stored it,
+  else the template's items now); a window done on time covers what its round
+  visited (all of them, when the slot does not say), an incomplete one only its
+  `visited` part, a late or missed one nothing. Beside it, the windows: due, on
+  time (done), late, incomplete, missed.
 - Scheduled rounds (cleaning, wells, greenery, pests, lighting...): per period of
   the template's frequency ending in the month (and after the site was set up),
   finished rounds started in the period, at most `times` per period. A period
@@ -30,13 +37,13 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from server import standard
+from server import i18n, standard
 from server.console import slots
 from server.console.access import SiteClock, now
 from server.errors import Invalid
 from server.rectifications.tables import Rectification, RectTransition
 from server.reports.periods import SCHEDULED, periods_ending_in
-from server.rounds.tables import Round, RoundTemplate
+from server.rounds.tables import Round, RoundTemplate, TemplateItem
 from server.sites.tables import Light, SiteFigure
 
 FIXED_STATES = ("fixed", "verified")
@@ -75,15 +82,21 @@ class Figure:
 
 @dataclass
 class DayCoverage:
+    """One local day of patrol windows: how many were due and how they ended, and the checkpoint visits."""
+
     day: date
     due: int = 0
     on_time: int = 0
     late: int = 0
+    incomplete: int = 0
     missed: int = 0
+    covered: int = 0  # checkpoint visits covered (done on time: all; incomplete: its visited part)
+    required: int = 0  # checkpoint visits required by the day's counted windows
 
     @property
     def rate(self) -> float | None:
-        return round(100.0 * self.on_time / self.due, 1) if self.due else None
+        """The day's coverage: checkpoint visits covered / required."""
+        return round(100.0 * self.covered / self.required, 1) if self.required else None
 
 
 @dataclass
@@ -141,26 +154,43 @@ async def _figures(site_id: Any) -> dict[str, dict[str, Any]]:
 
 async def patrol_coverage(clock: SiteClock, start: datetime, end: datetime,
                           at: datetime) -> tuple[dict[str, int], list[DayCoverage]]:
-    """Counts of due, on-time, late and missed patrol windows of the month, in total and per local day."""
+    """Patrol windows of the month by outcome, and checkpoint visits covered of required, in total and per day."""
     days: dict[date, DayCoverage] = {}
     day = clock.local(start).date()
     while clock.day_start(day) < end:
         days[day] = DayCoverage(day)
         day += timedelta(days=1)
-    totals = {"due": 0, "on_time": 0, "late": 0, "missed": 0, "pending": 0}
+    totals = {"due": 0, "on_time": 0, "late": 0, "incomplete": 0, "missed": 0, "pending": 0, "covered": 0,
+              "required": 0}
     templates = await slots.patrol_templates(clock.site.id)
+    items = await _item_counts([t.id for t in templates])
     for w in await slots.windows(clock.site, templates, list(days), at):
         status = w["status"]
         if status == "pending":
             totals["pending"] += 1
             continue
+        required = w["required"] if w["required"] is not None else items.get(w["template"], 0)
+        if status == "done":
+            covered = required if w["visited"] is None else min(w["visited"], required)
+        elif status == "incomplete":
+            covered = min(w["visited"] or 0, required)
+        else:  # late, missed
+            covered = 0
+        key = {"done": "on_time"}.get(status, status)
         bucket = days[clock.local(w["window_start"]).date()]
-        key = {"done": "on_time", "late": "late"}.get(status, "missed")
-        bucket.due += 1
-        totals["due"] += 1
-        totals[key] += 1
-        setattr(bucket, key, getattr(bucket, key) + 1)
+        for name, n in (("due", 1), (key, 1), ("covered", covered), ("required", required)):
+            totals[name] += n
+            setattr(bucket, name, getattr(bucket, name) + n)
     return totals, list(days.values())
+
+
+async def _item_counts(template_ids: list[Any]) -> dict[Any, int]:
+    """How many checkpoints each template requires (its items)."""
+    counts: dict[Any, int] = defaultdict(int)
+    if template_ids:
+        for row in await TemplateItem.select(TemplateItem.template).where(TemplateItem.template.is_in(template_ids)):
+            counts[row["template"]] += 1
+    return counts
 
 
 async def scheduled_rounds(clock: SiteClock, year: int, month: int, at: datetime,
@@ -319,8 +349,9 @@ async def compliance_report(clock: SiteClock, year: int, month: int, at: datetim
     totals, daily = await patrol_coverage(clock, start, end, at)
     coverage_target = figures.get("rate.patrol_coverage", {}).get("value", 100.0)
     patrol = Figure(
-        key="rate.patrol_coverage", label_zh="巡查时段覆盖率 (按时完成/应巡)", label_en="Patrol windows done on time / due",
-        numerator=totals["on_time"], denominator=totals["due"], target=coverage_target, detail=totals,
+        key="rate.patrol_coverage", label_zh=i18n.translate("zh-CN", "console.report.patrol_coverage"),
+        label_en=i18n.translate("en", "console.report.patrol_coverage"),
+        numerator=totals["covered"], denominator=totals["required"], target=coverage_target, detail=totals,
         link=_url(f"{base}/logs/slots", month=f"{year:04d}-{month:02d}"),
     )
     rounds = await scheduled_rounds(clock, year, month, at, templates, base)

@@ -34,6 +34,7 @@ from server import events
 from server.bulk import select_in
 from server.changes import next_position
 from server.db import write_transaction
+from server.rounds import schedule
 from server.decisions import CheckpointInfo, RoundState, ServerClock, World
 from server.photos.links import PhotoLinks, write_links
 from server.photos.services import present_of
@@ -60,10 +61,11 @@ async def materialise_slots(site: Site, templates: Iterable[Any], days: Iterable
     for template in templates:
         if not template.active or not is_scheduled(template):
             continue
+        since = schedule.since_of(site, template)
         for day in days:
             for start, end in slot_windows(template, day, site.timezone):
-                if end <= site.created_at:
-                    continue  # no slot from before the site existed
+                if not schedule.exists(end, since):
+                    continue  # no slot from before the site or the template existed
                 windows[slot_id(template.id, start)] = (template.id, start, end)
     if not windows:
         return 0
@@ -96,8 +98,10 @@ async def settle_missed_slots(at: datetime | None = None) -> list[PatrolSlot]:
             )
             today = local_day(at, site.timezone)
             await materialise_slots(site, templates, [today - timedelta(days=1), today])
+        # schedule.status_at's boundary, as one UPDATE: missed once `at` is past end + grace
+        # (at exactly end + grace a round may still finish late: still pending).
         rows = await PatrolSlot.update({PatrolSlot.status: "missed", PatrolSlot.settled_at: at}).where(
-            (PatrolSlot.status == "pending") & (PatrolSlot.window_end < at - grace())
+            (PatrolSlot.status == "pending") & PatrolSlot.round.is_null() & (PatrolSlot.window_end < at - grace())
         ).returning(*PatrolSlot.all_columns())
     missed = [PatrolSlot(**row) for row in rows]
     await events.publish(*(events.SlotMissed(slot) for slot in missed))
@@ -107,8 +111,10 @@ async def settle_missed_slots(at: datetime | None = None) -> list[PatrolSlot]:
 async def due_for(user: Staff, at: datetime | None = None) -> list[dict[str, Any]]:
     """This person's rounds due today and tomorrow (site time), for pull's due[]; reads only.
 
-    Windows nobody has materialised yet are reported from the clock: pending, or
-    missed once window + grace has passed.
+    Each window's status is the one rule's (server/rounds/schedule.py): the stored
+    one as of `at` (``status_at``), windows nobody has materialised judged from the
+    clock alike; windows that ended before the site or template existed are left
+    out; an incomplete one carries ``visited`` of ``required`` (SYNC.md v1.1).
     """
     at = at or now()
     site_ids = await site_ids_of(user.id)
@@ -126,20 +132,29 @@ async def due_for(user: Staff, at: datetime | None = None) -> list[dict[str, Any
         if not is_scheduled(template):
             continue
         site = sites[template.site]
+        since = schedule.since_of(site, template)
         today = local_day(at, site.timezone)
         for day in (today, today + timedelta(days=1)):
             for start, end in slot_windows(template, day, site.timezone):
+                if not schedule.exists(end, since):
+                    continue  # a window that ended before its site or template existed is no slot
                 windows[slot_id(template.id, start)] = {"template_id": str(template.id), "site_id": str(site.id),
                                                         "start": start, "end": end}
     stored = {}
     if windows:
-        stored = {r["id"]: r for r in await PatrolSlot.select(PatrolSlot.id, PatrolSlot.status).where(
+        stored = {r["id"]: r for r in await PatrolSlot.select(
+            PatrolSlot.id, PatrolSlot.status, PatrolSlot.visited, PatrolSlot.required).where(
             PatrolSlot.id.is_in(list(windows)))}
+    margin = grace()
     due = []
     for sid, w in windows.items():
-        status = stored[sid]["status"] if sid in stored else ("missed" if w["end"] + grace() < at else "pending")
-        due.append({"template_id": w["template_id"], "site_id": w["site_id"], "slot_id": str(sid),
-                    "window_start": w["start"].isoformat(), "window_end": w["end"].isoformat(), "status": status})
+        row = stored.get(sid) or {"status": "pending"}
+        status = schedule.status_at(row["status"], w["end"], at, margin)
+        entry = {"template_id": w["template_id"], "site_id": w["site_id"], "slot_id": str(sid),
+                 "window_start": w["start"].isoformat(), "window_end": w["end"].isoformat(), "status": status}
+        if status == "incomplete":
+            entry.update(visited=row.get("visited"), required=row.get("required"))
+        due.append(entry)
     due.sort(key=lambda d: (d["window_start"], d["template_id"]))
     return due
 

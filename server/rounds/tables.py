@@ -27,6 +27,8 @@ class RoundTemplate(Table):
     extrapolated = Boolean(default=False)
     active = Boolean(default=True)
     seq = BigInt(default=0, index=True)
+    # From when its windows are slots (with the site's created_at: schedule.since_of).
+    created_at = Timestamptz(default=TimestamptzNow())
 
 
 class TemplateItem(Table):
@@ -38,17 +40,23 @@ class TemplateItem(Table):
 
 
 class PatrolSlot(Table):
-    """One window of a scheduled round: pending, done (on time), late or missed."""
+    """One window of a scheduled round: pending, done (on time), late, incomplete or missed (server/rounds/schedule.py).
+
+    A settled slot carries how many of its template's checkpoints the round visited
+    (`visited`) of how many it requires (`required`); both null while unsettled.
+    """
 
     id = UUID(primary_key=True)
     template = ForeignKey(references=RoundTemplate, index=True)
     site = ForeignKey(references=Site, index=True)
     window_start = Timestamptz()
     window_end = Timestamptz()
-    status = Varchar(length=8, default="pending")
+    status = Varchar(length=16, default="pending")
     round = UUID(null=True, default=None)
     staff = ForeignKey(references=Staff, null=True)
     settled_at = Timestamptz(null=True, default=None)
+    visited = Integer(null=True, default=None)
+    required = Integer(null=True, default=None)
 
 
 class Round(Table, tablename="inspection_round"):
