@@ -15,7 +15,7 @@ from server.rounds import services as rounds
 from server.rounds import schedule
 from server.rounds.tables import PatrolSlot, Round, RoundTemplate, TemplateItem, Visit
 from server.sites.services import add_checkpoint, add_zone, create_site, generate_templates
-from server.sites.tables import Light, Site
+from server.sites.tables import Checkpoint, Light, Site
 from server.changes import next_position
 from server.db import write_transaction
 from server.staff.auth import hash_password
@@ -75,9 +75,11 @@ async def patrol_round(template: RoundTemplate, guard: Any, started: datetime, f
     start and finish); finishing it settles its patrol slot."""
     rnd = await rounds.start_round(uuid.uuid4(), template, guard, started, started)
     step_by = (finished - started) / (len(checkpoints) + 1)
+    places = {c.id: c for c in await Checkpoint.objects().where(Checkpoint.id.is_in(list(checkpoints)))} \
+        if checkpoints else {}
     for i, cp in enumerate(checkpoints, 1):
         at = started + step_by * i
-        await rounds.record_visit(uuid.uuid4(), rnd, SimpleNamespace(id=cp), guard, proof="qr", proof_verified=True,
+        await rounds.record_visit(uuid.uuid4(), rnd, places[cp], guard, proof="qr", proof_verified=True,
                                   scanned_at=at, device_at=at, answers=[], photos=[])
     await rounds.finish_round(rnd, finished, finished)
     return rnd

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from datetime import timedelta
 from typing import Any
 
@@ -92,7 +94,9 @@ def test_today_shows_slots_deadlines_findings_skew_gaps_and_syncs(client, seeded
     html = as_supervisor(client, seeded).get(base(seeded) + "/today").text
     assert 'hx-trigger="every 30s"' in html and '<script src="/static/vendor/htmx-2.0.11.min.js"' in html
     assert html.count('class="slot slot-') == 12  # every 2 h, today
-    assert 'data-status="done"' in html and "guard " + seeded["tag"] in html
+    # The round visited two of the patrol's checkpoints and skipped the rest: incomplete, not done.
+    assert 'data-status="incomplete"' in html and 'data-status="done"' not in html
+    assert re.search(r"未完成 2/[3-9]", html) and "guard " + seeded["tag"] in html
     assert 'class="proof proof-code"' in html  # the round's car park visit went by short code
     overdue_row = html.split(f'rectifications/{seeded["overdue"]}"')[0].rsplit("<tr", 1)[1]
     assert 'data-flag="overdue"' in overdue_row
@@ -139,7 +143,10 @@ def test_round_page_shows_visits_answers_photos_and_slot(client, seeded):
     assert f'id="visit-{seeded["visit"].id}"' in html and f'id="visit-{seeded["ok_visit"].id}"' in html
     assert "异常 · 堵了" in html and "消防通道被占" in html  # the failed check and the finding it raised
     assert f'/photos/{seeded["photo_a"]}?size=thumb' in html
-    assert "按时完成" in html  # the window it settled
+    # The window it settled, incomplete, and which of the template's checkpoints had no visit.
+    assert re.search(r'data-status="incomplete">未完成 2/[3-9]<', html) and "按时完成" not in html
+    skipped = re.search(r'<section class="skipped" id="skipped">(.*?)</section>', html, re.S).group(1)
+    assert "core-" not in skipped and "car_park-" not in skipped and skipped.count('class="skipped-checkpoint"') >= 1
 
 
 def test_marking_a_finding_reviewed_takes_it_off_today(client, seeded):

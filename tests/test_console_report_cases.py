@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from conftest import csrf_of, login, run
-from console_data import finding, new_site, patrol_round, step
+from console_data import finding, new_site, patrol_round, required_checkpoints, step
 from server.console import workflow
 from server.rectifications import services as rects
 from server.reports.compliance import compliance_report
@@ -43,7 +43,8 @@ async def failing_month() -> dict[str, Any]:
         if k == 3:
             continue  # 06:00-08:00 missed
         finish = start + timedelta(hours=2, minutes=10) if k == 7 else start + timedelta(minutes=50)  # 14:00 late
-        await patrol_round(s["templates"]["patrol.core"], guard, finish - timedelta(minutes=20), finish)
+        await patrol_round(s["templates"]["patrol.core"], guard, finish - timedelta(minutes=20), finish,
+                           await required_checkpoints(s["templates"]["patrol.core"]))
     await finding(s["users"]["gardener"], s["site"].id, "dead_tree", local(day, 9))
     light = await finding(guard, s["site"].id, "lighting", local(day, 20))
     await step(light, tech, "start", local(day, 21))
