@@ -55,11 +55,13 @@ def check_shift(results: list[dict[str, Any]], shift: dict[str, Any], site) -> N
     assert (results[7]["state"], results[8]["code"]) == ("finished", "id_reused")
     rounds = {str(r["id"]): r for r in run(Round.select().where(Round.id.is_in(shift["rounds"])))}
     assert {r["state"] for r in rounds.values()} == {"finished"}
-    # Both rounds finished in one window: the first settles its slot, the second finds it taken.
+    # Both rounds finished in one window, each at one checkpoint: the first settles its slot as incomplete,
+    # and the second, no fuller, does not take it over.
     first, second = (rounds[i] for i in shift["rounds"])
     assert first["slot"] is not None and second["slot"] is None
     slot = run(PatrolSlot.select().where(PatrolSlot.id == first["slot"]).first())
-    assert (slot["status"], str(slot["round"])) == ("done", shift["rounds"][0])
+    assert (slot["status"], str(slot["round"]), slot["visited"]) == ("incomplete", shift["rounds"][0], 1)
+    assert slot["required"] > 1
     visits = run(Visit.select().where(Visit.round.is_in(shift["rounds"])))
     assert sorted(v["photos_missing"] for v in visits) == [0, 1] and any(v["has_problem"] for v in visits)
     answers = run(CheckAnswer.select().where(CheckAnswer.visit == shift["visits"][0]))

@@ -22,9 +22,6 @@ from server.rounds.schedule import grace, is_scheduled, local_day
 from server.rounds.tables import PatrolSlot, RoundTemplate, TemplateItem
 from server.sites.tables import Site
 
-# The visited/required columns come with the migration of SYNC.md v1.1's `incomplete`; until a slot can hold
-# the counts (and the longer status word), a round is judged as covering its template, as before.
-COUNTS_STORED = "visited" in {c._meta.name for c in PatrolSlot._meta.columns}
 
 
 @dataclass(frozen=True)
@@ -37,8 +34,10 @@ class Finished:
 
 
 _SLOTS = PatrolSlot._meta.tablename
-_SETTLE = (f'UPDATE "{_SLOTS}" SET "status" = ?, "round" = ?, "staff" = ?, "settled_at" = ?'
-           + (', "visited" = ?, "required" = ?' if COUNTS_STORED else "") + ' WHERE "id" = ? AND "round" IS NULL')
+_SETTLE = (f'UPDATE "{_SLOTS}" SET "status" = ?, "round" = ?, "staff" = ?, "settled_at" = ?, '
+           '"visited" = ?, "required" = ? '
+           # A full round replacing an incomplete one takes its slot; an unsettled slot still takes only one round.
+           'WHERE "id" = ? AND ("round" IS NULL OR "status" = \'incomplete\')')
 
 
 async def _required(template_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
@@ -81,13 +80,13 @@ async def settle_rounds(finished: list[Finished], templates: dict[uuid.UUID, Rou
         await materialise_slots(sites[template.site], [template], sorted(wanted))
     margin = grace()
     marks = ", ".join("?" for _ in days)
-    states = "'pending', 'missed', 'incomplete'" if COUNTS_STORED else "'pending', 'missed'"
+    states = "'pending', 'missed', 'incomplete'"
     candidates = await fetch(
         f'SELECT "id", "template", "window_start", "window_end", "status", "round" FROM "{_SLOTS}" '
         f'WHERE "template" IN ({marks}) AND "status" IN ({states}) AND "window_start" <= ? '
         'AND "window_end" >= ? ORDER BY "window_start"',
         *days, max(f.finished_at for f in scheduled), min(f.finished_at for f in scheduled) - margin)
-    required = await _required(list(days)) if COUNTS_STORED else {}
+    required = await _required(list(days))
     windows: dict[uuid.UUID, list[schedule.Window]] = defaultdict(list)
     slot_of: dict[int, dict[str, Any]] = {}
     for slot in candidates:
@@ -101,19 +100,14 @@ async def settle_rounds(finished: list[Finished], templates: dict[uuid.UUID, Rou
     for template_id in days:
         rounds = [f for f in scheduled if f.template_id == template_id]
         need = required.get(template_id, 0)
-        rules = [schedule.Finished(id=f, finished_at=f.finished_at, visited=min(f.visited, need) if COUNTS_STORED
-                                   else 0, required=need) for f in rounds]
+        rules = [schedule.Finished(id=f, finished_at=f.finished_at, visited=min(f.visited, need),
+                                   required=need) for f in rounds]
         for rnd, window in schedule.settle(windows[template_id], rules, margin):
             f, slot = rnd.id, slot_of[id(window)]
             chosen[f.round_id] = slot["id"]
-            counts = (window.visited, window.required) if COUNTS_STORED else ()
-            updates.append((window.status, f.round_id, f.staff_id, settled_at, *counts, slot["id"]))
-    if COUNTS_STORED:
-        # A full round replacing an incomplete one takes its slot; an unsettled slot still takes only one round.
-        await executemany(_SETTLE.replace(' AND "round" IS NULL', ' AND ("round" IS NULL OR "status" = \'incomplete\')'),
-                          updates)
-    else:
-        await executemany(_SETTLE, updates)
+            updates.append((window.status, f.round_id, f.staff_id, settled_at, window.visited, window.required,
+                            slot["id"]))
+    await executemany(_SETTLE, updates)
     if not chosen:
         return {}
     held = {r["id"]: r["round"] for r in await select_in(PatrolSlot, ("id", "round"), "id", chosen.values())}
