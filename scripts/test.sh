@@ -18,6 +18,8 @@ log "installing the locked dependencies"
 # Litestar, Piccolo and the rest from source again, about a second and a half each.
 "${UV[@]}" sync --frozen --quiet --compile-bytecode
 "${UV[@]}" run --frozen python -m compileall -q server sync tests scripts >/dev/null
+log "static checks: ruff (unused and undefined names, syntax)"
+"${UV[@]}" run --frozen ruff check --quiet server sync tests scripts
 
 # System packages the tests need: Chromium and PostgreSQL (only as root, with apt).
 need=()

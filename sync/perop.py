@@ -18,6 +18,7 @@ from typing import Any
 
 from server.decisions import Outcome
 from server.errors import Invalid
+from server.ids import parse_uuid, uuid7
 from server.notify import subscriptions
 from server.photos.services import missing_of
 from server.rectifications.tables import Rectification

@@ -20,7 +20,7 @@ from server.changes import committed_position
 from server.db import write_transaction
 from server.notify.tables import Notification
 from server.rectifications.tables import Rectification
-from server.rounds.services import due_for, loaded
+from server.rounds.services import due_for
 from server.rounds.schedule import grace
 from server.rounds.tables import RoundTemplate, TemplateItem
 from server.sites.tables import Checkpoint, Deletion, Site, Zone

@@ -168,7 +168,7 @@ async def seeded_site() -> dict[str, Any]:
     morning = datetime.combine(now.astimezone(ZoneInfo(tz)).date(), datetime.min.time(), tzinfo=ZoneInfo(tz))
     t0 = (morning + timedelta(hours=10, minutes=30)).astimezone(timezone.utc)  # the 10:00-12:00 window
     u, site_id = s["users"], s["site"].id
-    guard, sup, tech = u["guard"], u["supervisor"], u["technician"]
+    guard, sup = u["guard"], u["supervisor"]
     photo_a, photo_b = await upload(guard, jpeg(seed=90101)), await upload(guard, jpeg(seed=90202))
     template = s["templates"]["patrol.core"]
     rnd = await rounds.start_round(uuid.uuid4(), template, guard, t0, t0)

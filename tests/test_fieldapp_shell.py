@@ -8,7 +8,6 @@ import io
 import json
 import re
 import shutil
-from pathlib import Path
 
 from PIL import Image
 

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import run
 from notify_loopback import Loopback, Subscriber, b64url
-from server.notify import push, subscriptions, wecom
+from server.notify import subscriptions, wecom
 from server.notify.tables import Notification, OutboundMessage
 from server.rectifications.services import report_finding
 from server.scheduler import run_once

@@ -116,6 +116,7 @@ CONSOLE_ROUTES = [
     ("GET", "/console/sites/{site_id:uuid}/logs/rectifications"),
     ("GET", "/console/sites/{site_id:uuid}/logs/rectifications.csv"),
     ("GET", "/console/sites/{site_id:uuid}/logs/slots"),
+    ("GET", "/console/sites/{site_id:uuid}/logs/slots.csv"),
     ("GET", "/console/sites/{site_id:uuid}/report"),
 ]
 ADMIN_ROUTES = [

@@ -8,7 +8,7 @@ rounds service's deterministic slot ids, so stored and computed windows match.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, Iterable
 
 from server.rounds import schedule

@@ -8,11 +8,11 @@ from urllib.parse import urlparse
 from litestar import Controller, MediaType, Request, get, post
 from litestar.datastructures import Cookie
 from litestar.params import FromPath, FromQuery, JSONBody, URLEncodedBody
-from litestar.response import Response, Template
+from litestar.response import Template
 from msgspec import Struct
 
 from server import i18n
-from server.errors import AppError, Invalid, RateLimited, Unauthorized
+from server.errors import Invalid, RateLimited, Unauthorized
 from server.openapi import error_responses
 from server.pages import LANGUAGE_COOKIE, SESSION_COOKIE, optional_user, page, redirect, home_url
 from server.settings import get_settings
